@@ -1,0 +1,50 @@
+"""``inspector-app``: the one entry point. Sits above the layers so ``gui``/``demo`` can open the window
+while the headless commands (in :mod:`inspector_app.jobs.commands`) never import Qt."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from inspector_app import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from inspector_app.jobs.commands import add_headless_commands  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="inspector-app", description="Offline visual-inspection workstation.")
+    parser.add_argument("--version", action="version", version=f"inspector-app {__version__}")
+    parser.add_argument("--data-dir", help="where models and captures live (default: $INSPECTOR_APP_HOME or the platform's data folder)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+    gui = sub.add_parser("gui", help="open the inspection window (the default)")
+    gui.add_argument("--source", help="folder, video file, camera:N or URL to start with")
+    gui.add_argument("--model", help="NAME[@VERSION] to start with")
+    demo = sub.add_parser("demo", help="open the window on built-in generated parts (prepares a demo model once)")
+    demo.add_argument("--console", action="store_true", help="print verdicts on the terminal instead of opening the window")
+    demo.add_argument("--frames", type=int, default=0, help="with --console: stop after N frames (0 = all demo parts)")
+    add_headless_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    command = args.command or "gui"
+    if command == "demo" and args.console:
+        from inspector_app.jobs.demo import run_console_demo  # noqa: PLC0415
+
+        return run_console_demo(args.data_dir, args.frames)
+    if command in {"gui", "demo"}:
+        from inspector_app.gui.app import run_gui  # noqa: PLC0415
+
+        return run_gui(args, demo=command == "demo")
+    from inspector_app.jobs.commands import run  # noqa: PLC0415
+
+    return run(args)

@@ -1,0 +1,77 @@
+"""TensorFlow set-up in one place, imported lazily so the window opens before TensorFlow loads (~4 s).
+
+Call :func:`tensorflow` instead of ``import tensorflow`` in family code. The first call quiets TensorFlow's
+C++ logging, turns on GPU memory growth (so two processes can share a card and a finished training job
+returns its memory) and records what devices were found.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import lru_cache
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def tensorflow() -> Any:
+    """The ``tensorflow`` module, configured once."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf  # noqa: PLC0415 - lazy on purpose
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError as exc:  # already initialised by someone else
+            log.debug("memory growth not set on %s: %s", gpu.name, exc)
+    return tf
+
+
+def keras() -> Any:
+    """The ``keras`` module (Keras 3), after TensorFlow is configured."""
+    tensorflow()
+    import keras as keras_module  # noqa: PLC0415
+
+    return keras_module
+
+
+def gpu_descriptions() -> list[str]:
+    """Human-readable names of the GPUs TensorFlow sees, with memory where known."""
+    tf = tensorflow()
+    described = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        name = details.get("device_name", gpu.name)
+        described.append(str(name))
+    return described
+
+
+def device_summary() -> str:
+    """One line for logs and the Help menu: which devices training and inference will use."""
+    gpus = gpu_descriptions()
+    if not gpus:
+        return f"CPU only ({os.cpu_count()} cores) — training will be slower"
+    return f"{len(gpus)} GPU(s): " + ", ".join(gpus)
+
+
+def distribution_strategy() -> Any:
+    """MirroredStrategy over every GPU when there are several, otherwise the default strategy."""
+    tf = tensorflow()
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def set_mixed_precision(enabled: bool) -> None:
+    """float16 compute on GPUs that support it; ignored (with a log line) on the CPU."""
+    keras_module = keras()
+    if enabled and gpu_descriptions():
+        keras_module.mixed_precision.set_global_policy("mixed_float16")
+    else:
+        if enabled:
+            log.info("mixed precision asked for but no GPU found; staying in float32")
+        keras_module.mixed_precision.set_global_policy("float32")

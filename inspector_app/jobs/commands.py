@@ -1,0 +1,291 @@
+"""The headless subcommands of ``inspector-app``: train, evaluate, infer, bench, models.
+
+None of these import Qt, so they run on a server with no display. ``gui`` and ``demo`` are added by the
+top-level :mod:`inspector_app.cli`, which sits above the layers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector_app.core.datasets import IMAGE_SUFFIXES, load_images, open_dataset
+from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
+from inspector_app.core.imaging import load_image, overlay_heatmap, draw_mask_contours, save_image
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.core.paths import data_dir
+from inspector_app.detectors.base import Progress
+from inspector_app.detectors.registry import FAMILIES
+
+log = logging.getLogger(__name__)
+EXIT_CANCELLED = 130
+
+
+def add_headless_commands(sub: argparse._SubParsersAction) -> None:
+    """Register train / evaluate / infer / bench / models on ``sub``."""
+    p = sub.add_parser("train", help="train a new model version")
+    p.add_argument("--family", choices=list(FAMILIES), help="model family (default: autoencoder)")
+    p.add_argument("--data", action="append", default=[], help="dataset folder (MVTec or good/defect layout); repeatable")
+    p.add_argument("--name", help="model name (default: the data folder's name)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any family setting, e.g. --set batch_size=32")
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--version", help="version name (default v1, v2, ...)")
+    p.add_argument("--notes", default="")
+    p.add_argument("--activate", action="store_true", help="make the new version the active model")
+    p.add_argument("--extra-good", action="append", default=[], help="a text file listing more good images, one path a line")
+    p.add_argument("--spec", help="a JSON training spec (the wizard writes one); other options override it")
+    p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
+    p.set_defaults(handler=cmd_train)
+
+    p = sub.add_parser("evaluate", help="image and pixel metrics of a model on a labelled dataset")
+    p.add_argument("--model", help="NAME[@VERSION] (default: the active model)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--same-size", action="store_true", help="resize to the model's input and batch (faster)")
+    p.add_argument("--save", action="store_true", help="store the figures in the version's metadata")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser("infer", help="score images and print verdicts")
+    p.add_argument("paths", nargs="+", help="image files or folders")
+    p.add_argument("--model")
+    p.add_argument("--save-overlays", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_infer)
+
+    p = sub.add_parser("bench", help="model latency and throughput on a folder of images")
+    p.add_argument("--model")
+    p.add_argument("--data", required=True, help="an image folder or dataset")
+    p.add_argument("--count", type=int, default=64, help="images to load")
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("models", help="list model versions; activate or delete one")
+    p.add_argument("--activate", metavar="NAME@VERSION")
+    p.add_argument("--delete", metavar="NAME@VERSION")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_models)
+
+
+# -- train ------------------------------------------------------------------------------------------------
+def build_spec(args: argparse.Namespace) -> Any:
+    from inspector_app.jobs.training import TrainingSpec  # noqa: PLC0415
+
+    base: dict[str, Any] = json.loads(Path(args.spec).read_text(encoding="utf-8")) if args.spec else {}
+    config = dict(base.get("config", {}))
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InspectorError(f"--set expects KEY=VALUE, got {item!r}")
+        config[key.strip()] = _parse_value(value)
+    if args.epochs is not None:
+        config["epochs"] = args.epochs
+    if args.image_size is not None:
+        config["image_size"] = args.image_size
+    data = args.data or base.get("data", [])
+    if not data:
+        raise InspectorError("train needs --data FOLDER (or a --spec that names data)")
+    extra = list(base.get("extra_good", []))
+    for listing in args.extra_good:
+        extra += [line.strip() for line in Path(listing).read_text(encoding="utf-8").splitlines() if line.strip()]
+    name = args.name or base.get("name") or Path(data[0]).resolve().name
+    return TrainingSpec(
+        family=args.family or base.get("family") or "autoencoder",
+        data=[str(d) for d in data],
+        name=name,
+        config=config,
+        val_fraction=float(base.get("val_fraction", args.val_fraction)),
+        seed=int(base.get("seed", args.seed)),
+        version=args.version or base.get("version"),
+        notes=args.notes or base.get("notes", ""),
+        activate=bool(args.activate or base.get("activate", False)),
+        extra_good=extra,
+    )
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def cmd_train(args: argparse.Namespace, store: ModelStore) -> int:
+    from inspector_app.jobs.progress_output import JsonLines, TerminalBar  # noqa: PLC0415
+    from inspector_app.jobs.training import run_training  # noqa: PLC0415
+
+    out = JsonLines() if args.json_progress else None
+    progress = Progress(out if out else TerminalBar())
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.warning("signal %d: cancelling training", signum)
+        progress.stop()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        spec = build_spec(args)
+        ref = run_training(spec, store, progress)
+    except TrainingCancelled as exc:
+        _report(out, "cancelled", str(exc))
+        return EXIT_CANCELLED
+    except (InspectorError, ValueError, OSError) as exc:
+        _report(out, "error", str(exc))
+        return 1
+    if out:
+        out.emit({"event": "done", "model": str(ref)})
+    else:
+        print(f"saved {ref}" + (" (active)" if store.active() == ref else ""))
+    return 0
+
+
+def _report(out: Any, event: str, message: str) -> None:
+    if out:
+        out.emit({"event": event, "message": message})
+    print(f"{event}: {message}", file=sys.stderr)
+
+
+# -- evaluate / infer / bench -----------------------------------------------------------------------------
+def load_model(store: ModelStore, text: str | None) -> Any:
+    from inspector_app.detectors.loaded_model import LoadedModel  # noqa: PLC0415
+
+    ref = store.resolve(text) if text else store.active()
+    if ref is None:
+        raise InspectorError("no model given and no active model: use --model NAME[@VERSION]")
+    return LoadedModel.load(store, ref)
+
+
+def cmd_evaluate(args: argparse.Namespace, store: ModelStore) -> int:
+    from inspector_app.jobs.evaluation import evaluate, format_table  # noqa: PLC0415
+
+    model = load_model(store, args.model)
+    result = evaluate(model, args.data, same_size=args.same_size)
+    if args.save:
+        meta = store.meta(model.ref)
+        store.update_meta(model.ref, {"metrics": {**meta.get("metrics", {}), "evaluation": result.to_json()}})
+    print(json.dumps(result.to_json(), indent=2) if args.json else format_table(result))
+    return 0
+
+
+def image_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            files.append(path)
+    return files
+
+
+def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
+    model = load_model(store, args.model)
+    out_dir = Path(args.save_overlays) if args.save_overlays else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path in image_files(args.paths):
+        try:
+            image = load_image(path)
+        except ImageLoadError as exc:
+            failures += 1
+            print(json.dumps({"file": str(path), "error": exc.reason}) if args.json else f"{path}\tERROR\t{exc.reason}")
+            continue
+        result = model.inspect(image[None])
+        failed = bool(result.failed[0])
+        verdict = "FAIL" if failed else "PASS"
+        if args.json:
+            print(json.dumps({"file": str(path), "score": float(result.scores[0]),
+                              "normalised": float(result.normalised_scores[0]), "verdict": verdict}))
+        else:
+            print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({result.normalised_scores[0]:.2f} × threshold)")
+        if out_dir:
+            drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_is_mask
+                     else overlay_heatmap(image, result.maps[0]))
+            save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
+    return 1 if failures else 0
+
+
+def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
+    from inspector_app.jobs.bench import bench_model  # noqa: PLC0415
+
+    model = load_model(store, args.model)
+    path = Path(args.data)
+    try:
+        samples = open_dataset(path).evaluation_samples()[: args.count]
+        images, _ = load_images(samples, model.detector.image_size)
+    except InspectorError:
+        files = image_files([str(path)])[: args.count]
+        images = np.stack([load_image(f) for f in files]) if files else np.zeros((0, 1, 1, 3), np.uint8)
+    figures = bench_model(model, images, repeats=args.repeats)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print(f"model {figures['model']}  images {tuple(figures['image_shape'])}")
+        print(f"  batch 1: median {figures['batch1_median_ms']:.1f} ms, p95 {figures['batch1_p95_ms']:.1f} ms "
+              f"({figures['batch1_images_per_s']:.1f} images/s)")
+        print(f"  batch 8: {figures['batch8_images_per_s']:.1f} images/s")
+        print(f"  resident memory {figures['resident_mb']:.0f} MiB")
+    return 0
+
+
+# -- models -----------------------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
+    if args.activate:
+        ref = store.resolve(args.activate)
+        store.activate(ref)
+        print(f"active model: {ref}")
+        return 0
+    if args.delete:
+        ref = store.resolve(args.delete)
+        store.delete(ref)
+        print(f"deleted {ref}")
+        return 0
+    active = store.active()
+    rows = []
+    for ref in store.all_refs():
+        try:
+            meta = store.meta(ref)
+        except InspectorError as exc:
+            rows.append({"model": str(ref), "error": str(exc)})
+            continue
+        evaluation = meta.get("metrics", {}).get("evaluation", {})
+        rows.append({
+            "model": str(ref), "family": meta["family"], "created_at": meta.get("created_at"),
+            "active": ref == active, "threshold": meta["calibration"]["threshold"],
+            "image_auroc": evaluation.get("image_auroc"), "pixel_auroc": evaluation.get("pixel_auroc"),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no models yet in {store.models_dir}")
+    for row in rows:
+        if "error" in row:
+            print(f"  {row['model']:<28} unreadable: {row['error']}")
+            continue
+        auc = "" if row["image_auroc"] is None else f" image AUROC {row['image_auroc']:.3f}"
+        pix = "" if row["pixel_auroc"] is None else f" pixel AUROC {row['pixel_auroc']:.3f}"
+        mark = "*" if row["active"] else " "
+        print(f"{mark} {row['model']:<28} {row['family']:<14} {row['created_at']}{auc}{pix}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a headless command; user-facing errors print one line and exit 1."""
+    store = ModelStore(data_dir(args.data_dir))
+    try:
+        return int(args.handler(args, store))
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

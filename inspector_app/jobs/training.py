@@ -1,0 +1,165 @@
+"""One training run: load data → fit → calibrate on held-out images → save a new version atomically.
+
+Runs in its own process when started from the GUI (``inspector-app train --json-progress``), so a crash
+or an out-of-memory cannot take the inspection window down. Cancel (SIGINT/SIGTERM or ``Progress.stop``)
+leaves no version behind and never touches the active model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector_app.core.calibration import calibrate
+from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation
+from inspector_app.core.errors import DatasetError, TrainingCancelled
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.detectors import runtime
+from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
+from inspector_app.detectors.registry import detector_class
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingSpec:
+    """What to train; the wizard builds one of these and passes it to ``inspector-app train``."""
+
+    family: str
+    data: list[str]
+    name: str
+    config: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.2
+    seed: int = 0
+    version: str | None = None
+    notes: str = ""
+    activate: bool = False
+    extra_good: list[str] = field(default_factory=list)
+
+
+def gather_samples(spec: TrainingSpec) -> list[Sample]:
+    """Training samples of every dataset named in the spec, plus loose extra good images (captures)."""
+    samples: list[Sample] = []
+    for path in spec.data:
+        samples.extend(open_dataset(path).training_samples())
+    samples.extend(Sample(Path(p), "good", "good", "train") for p in spec.extra_good)
+    if not samples:
+        msg = f"no training images found in {', '.join(spec.data) or 'the given folders'}"
+        raise DatasetError(msg)
+    return samples
+
+
+def load_training_data(detector: Detector, samples: list[Sample], spec: TrainingSpec, progress: Progress) -> TrainingData:
+    """Split, load and resize the images the family needs; unreadable files are skipped and reported."""
+    train, val = split_validation(samples, spec.val_fraction, spec.seed)
+    size = detector.image_size
+    skipped: list[str] = []
+
+    def on_error(path: Path, reason: str) -> None:
+        skipped.append(f"{path.name}: {reason}")
+        progress(stage="load", message=f"skipped {path.name}: {reason}")
+
+    def load(chosen: list[Sample], what: str) -> tuple[np.ndarray, list[Sample]]:
+        if progress.should_stop():
+            raise TrainingCancelled("training cancelled while loading images")
+
+        def report(done: int, total: int) -> None:
+            progress(stage="load", message=f"loading {what}", fraction=done / max(total, 1))
+
+        return load_images(chosen, size, on_error=on_error, progress=report)
+
+    good, _ = load([s for s in train if s.label == "good"], "good images")
+    val_good, _ = load([s for s in val if s.label == "good"], "validation images")
+    data = TrainingData(good=good, val_good=val_good)
+    if DEFECT in detector.needs or any(s.label == "defect" for s in val):
+        defect, defect_loaded = load([s for s in train if s.label == "defect"], "defect images")
+        val_defect, val_defect_loaded = load([s for s in val if s.label == "defect"], "validation defects")
+        data.defect, data.val_defect = defect, val_defect
+        if MASK in detector.needs:
+            data.defect_masks = load_masks(defect_loaded, size)
+            data.val_defect_masks = load_masks(val_defect_loaded, size)
+    data.summary = {
+        "datasets": list(spec.data),
+        "extra_good": len(spec.extra_good),
+        "train_good": int(len(data.good)),
+        "val_good": int(len(data.val_good)),
+        "train_defect": int(0 if data.defect is None else len(data.defect)),
+        "val_defect": int(0 if data.val_defect is None else len(data.val_defect)),
+        "skipped": skipped,
+        "image_size": size,
+        "val_fraction": spec.val_fraction,
+        "seed": spec.seed,
+    }
+    return data
+
+
+def check_needs(detector: Detector, data: TrainingData) -> None:
+    missing = set(detector.needs) - data.available()
+    if GOOD in missing or len(data.val_good) == 0:
+        msg = f"{detector.title} needs good images for training and validation; found {len(data.good)} + {len(data.val_good)}"
+        raise DatasetError(msg)
+    if missing:
+        msg = f"{detector.title} needs {', '.join(sorted(detector.needs))} data; this data lacks {', '.join(sorted(missing))}"
+        raise DatasetError(msg)
+
+
+def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> ModelRef:
+    """Train, calibrate and save one version; raises TrainingCancelled on stop (nothing written)."""
+    started = time.monotonic()
+    detector = detector_class(spec.family)(dict(spec.config))
+    device = runtime.device_summary()
+    progress(stage="device", message=device)
+    log.info("training %s on %s", spec.family, device)
+    data = load_training_data(detector, gather_samples(spec), spec, progress)
+    check_needs(detector, data)
+    progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
+    report = detector.fit(data, progress)
+    if progress.should_stop():
+        raise TrainingCancelled("training cancelled by the user")
+    progress(stage="calibrate", message="scoring held-out images")
+    good_out = detector.infer_batched(data.val_good)
+    defect_scores = None
+    if data.val_defect is not None and len(data.val_defect):
+        defect_scores = detector.infer_batched(data.val_defect).scores
+    calibration = calibrate(good_out.scores, good_out.maps, defect_scores)
+    if progress.should_stop():
+        raise TrainingCancelled("training cancelled by the user")
+    meta = {
+        "family": detector.kind,
+        "title": detector.title,
+        "config": detector.config,
+        "input_size": [detector.image_size, detector.image_size],
+        "preprocessing": {"colour": "RGB uint8", "resize": "area, square", "scale": "family-specific"},
+        "calibration": calibration.to_json(),
+        "training_data": data.summary,
+        "fit": {"epochs_run": report.epochs_run, "seconds": round(report.seconds, 2), "history": report.history,
+                "details": report.details},
+        "validation_scores": {
+            "good": [float(s) for s in good_out.scores],
+            "defect": [] if defect_scores is None else [float(s) for s in defect_scores],
+        },
+        "metrics": {},
+        "device": device,
+        "notes": spec.notes,
+        "training_spec": {"family": spec.family, "data": spec.data, "config": spec.config,
+                          "val_fraction": spec.val_fraction, "seed": spec.seed},
+        "train_seconds": round(time.monotonic() - started, 2),
+    }
+    progress(stage="save", message="saving model")
+
+    def write_files(folder: Path) -> None:
+        detector.save(folder)
+        if progress.should_stop():  # last chance: the rename that publishes the version has not happened yet
+            raise TrainingCancelled("training cancelled by the user")
+
+    ref = store.write_version(spec.name, meta, write_files, version=spec.version)
+    if spec.activate:
+        store.activate(ref)
+    progress(stage="done", message=f"saved {ref}", model=str(ref), threshold=calibration.threshold,
+             seconds=round(time.monotonic() - started, 2))
+    return ref

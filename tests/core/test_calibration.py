@@ -1,0 +1,53 @@
+"""Threshold choice and the normalised scale (0 = typical good, 1.0 = threshold)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inspector_app.core.calibration import Calibration, calibrate
+
+
+def test_threshold_from_good_scores_is_above_nearly_all_of_them() -> None:
+    rng = np.random.default_rng(0)
+    good = rng.normal(1.0, 0.1, 500)
+    cal = calibrate(good, good_maps=rng.random((5, 8, 8)))
+    assert (good < cal.threshold).mean() >= 0.99
+    assert cal.threshold >= good.mean() + 3 * good.std() - 1e-9
+    assert "held-out good" in cal.method
+
+
+def test_best_f1_used_when_defects_exist() -> None:
+    good = np.array([0.1, 0.2, 0.3, 0.35])
+    defect = np.array([0.5, 0.6, 0.32])
+    cal = calibrate(good, np.zeros((1, 2, 2)), defect_scores=defect)
+    assert cal.method.startswith("best F1")
+    # 0.32 flags all 3 defects and 1 good part: F1 = 6/7 ≈ 0.857, better than 0.5 (2 defects, F1 0.8).
+    assert cal.threshold == pytest.approx(0.32)
+    assert cal.details["best_f1"] == pytest.approx(6 / 7)
+
+
+def test_normalised_scale_zero_at_median_one_at_threshold() -> None:
+    cal = Calibration(threshold=3.0, score_low=1.0, map_low=0.5, method="test")
+    assert cal.normalise_scores(np.array([1.0, 2.0, 3.0, 5.0])) == pytest.approx([0.0, 0.5, 1.0, 2.0])
+    assert cal.normalise_maps(np.array([0.0, 0.5, 3.0])) == pytest.approx([0.0, 0.0, 1.0])
+    assert list(cal.verdicts(np.array([2.9, 3.0, 3.1]))) == [False, True, True]
+
+
+def test_constant_good_scores_still_give_a_usable_scale() -> None:
+    cal = calibrate(np.full(10, 0.25), np.zeros((1, 4, 4)))
+    assert cal.threshold > cal.score_low
+    assert np.isfinite(cal.normalise_scores(np.array([0.3]))).all()
+
+
+def test_json_round_trip_and_manual_threshold() -> None:
+    cal = calibrate(np.linspace(0, 1, 20), np.zeros((1, 2, 2)))
+    again = Calibration.from_json(cal.to_json())
+    assert again == cal
+    moved = cal.with_threshold(0.42)
+    assert moved.threshold == 0.42 and moved.method == "manual" and moved.score_low == cal.score_low
+
+
+def test_no_good_scores_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="at least one held-out good image"):
+        calibrate(np.array([]), np.zeros((0, 2, 2)))
