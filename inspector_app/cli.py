@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="open the window on built-in generated parts (prepares a demo model once)")
     demo.add_argument("--console", action="store_true", help="print verdicts on the terminal instead of opening the window")
     demo.add_argument("--frames", type=int, default=0, help="with --console: stop after N frames (0 = all demo parts)")
+    demo.add_argument("--prepare", action="store_true", help="only make the demo parts and model (JSON progress lines)")
     add_headless_commands(sub)
     return parser
 
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     command = args.command or "gui"
+    if command == "demo" and args.prepare:
+        from inspector_app.jobs.demo import run_prepare  # noqa: PLC0415
+
+        return run_prepare(args.data_dir)
     if command == "demo" and args.console:
         from inspector_app.jobs.demo import run_console_demo  # noqa: PLC0415
 

@@ -81,7 +81,7 @@ class AutoencoderDetector(Detector):
             dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.map(lambda x: (x, x)).batch(int(self.config["batch_size"])).prefetch(2)
         validation = (val, val) if len(val) else None
-        history = model.fit(dataset, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=0)
+        history = model.fit(dataset, validation_data=validation, epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
         if callback.cancelled:
             raise TrainingCancelled("training cancelled by the user")
         self._set_model(model)

@@ -11,7 +11,8 @@ def build_autoencoder(image_size: int, channels: int, bottleneck: int, base_filt
     """Encoder of stride-2 convolutions → dense bottleneck → mirrored decoder; input and output in [0, 1].
 
     The dense bottleneck (not a wide convolutional one) is what stops the network from copying defects
-    through: it can only rebuild what good parts have in common.
+    through: it can only rebuild what good parts have in common. No batch normalisation: with the few
+    hundred steps a small good-image set gives, its moving statistics never settle and inference suffers.
     """
     keras = runtime.keras()
     layers = keras.layers
@@ -24,7 +25,6 @@ def build_autoencoder(image_size: int, channels: int, bottleneck: int, base_filt
     filters = [base_filters * m for m in (1, 2, 4, 4)]
     for i, f in enumerate(filters):
         x = layers.Conv2D(f, 3, strides=2, padding="same", name=f"enc_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"enc_bn{i}")(x)
         x = layers.LeakyReLU(0.1, name=f"enc_act{i}")(x)
     grid = image_size // 2**depth
     x = layers.Flatten(name="enc_flatten")(x)
@@ -34,7 +34,6 @@ def build_autoencoder(image_size: int, channels: int, bottleneck: int, base_filt
     x = layers.Reshape((grid, grid, filters[-1]), name="dec_reshape")(x)
     for i, f in enumerate(reversed(filters)):
         x = layers.Conv2DTranspose(f, 3, strides=2, padding="same", name=f"dec_deconv{i}")(x)
-        x = layers.BatchNormalization(name=f"dec_bn{i}")(x)
         x = layers.LeakyReLU(0.1, name=f"dec_act{i}")(x)
     outputs = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
     return keras.Model(inputs, outputs, name="conv_autoencoder")

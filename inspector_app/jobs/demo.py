@@ -118,3 +118,18 @@ def run_console_demo(data_dir_override: str | None, frames: int = 0, out: Callab
     return 0
 
 
+
+
+def run_prepare(data_dir_override: str | None) -> int:
+    """``demo --prepare``: used by the window, which reads these JSON lines in a child process."""
+    from inspector_app.jobs.progress_output import JsonLines  # noqa: PLC0415
+
+    out = JsonLines()
+    try:
+        files = prepare_demo(data_dir(data_dir_override), Progress(out))
+    except Exception as exc:  # noqa: BLE001 - reported to the window, which shows it
+        out.emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        print(f"demo preparation failed: {exc}", file=sys.stderr)
+        return 1
+    out.emit({"event": "ready", "model": str(files.model), "stream": str(files.stream), "dataset": str(files.dataset)})
+    return 0

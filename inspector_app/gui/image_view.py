@@ -1,0 +1,52 @@
+"""Central image view: the frame with its overlay, zoom with the wheel, pan by dragging, fit on double-click."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPainter, QWheelEvent
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+from inspector_app.gui.qimage import to_pixmap
+
+
+class ImageView(QGraphicsView):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self._item)
+        self.setBackgroundBrush(QColor(24, 24, 24))
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self._fit = True
+        self._shape: tuple[int, int] | None = None
+
+    def show_image(self, rgb: np.ndarray) -> None:
+        self._item.setPixmap(to_pixmap(rgb))
+        shape = rgb.shape[:2]
+        if shape != self._shape:
+            self._shape = shape
+            self.scene().setSceneRect(self._item.boundingRect())
+            if self._fit:
+                self.fit()
+
+    def fit(self) -> None:
+        self._fit = True
+        self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+        self._fit = False
+        self.scale(factor, factor)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+        self.fit()
+        super().mouseDoubleClickEvent(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+        super().resizeEvent(event)
+        if self._fit:
+            self.fit()

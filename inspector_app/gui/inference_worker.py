@@ -1,0 +1,141 @@
+"""The QThread that owns the loaded model and turns frames into inspection results.
+
+It takes frames from a one-slot mailbox (a slow model drops stale frames, never queues them), loads models
+inside the thread (TensorFlow is imported here, lazily, while the window is already up), and reports
+through signals only; it never touches a widget. A model that fails to load leaves the previous one running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QThread, Signal
+
+from inspector_app.core.mailbox import LatestMailbox
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.core.sources import Frame
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InspectionResult:
+    """One inspected frame, as the window paints it and the review queue stores it."""
+
+    frame: Frame
+    generation: int
+    model: str
+    model_name: str
+    model_version: str
+    score: float
+    normalised_score: float
+    threshold: float
+    failed: bool
+    anomaly_map: np.ndarray
+    map_is_mask: bool
+    latency_ms: float
+    finished_at: float
+
+
+def default_loader(store: ModelStore, ref: ModelRef) -> Any:
+    from inspector_app.detectors.loaded_model import LoadedModel  # noqa: PLC0415 - TensorFlow loads here
+
+    return LoadedModel.load(store, ref)
+
+
+class InferenceWorker(QThread):
+    result = Signal(object)  # InspectionResult
+    frame_without_model = Signal(object, int)  # Frame, generation
+    model_loading = Signal(str)
+    model_loaded = Signal(object)  # the loaded model (for its meta and calibration)
+    model_failed = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, store: ModelStore, loader: Callable[[ModelStore, ModelRef], Any] = default_loader) -> None:
+        super().__init__()
+        self.store = store
+        self.mailbox: LatestMailbox[tuple[int, Frame]] = LatestMailbox()
+        self._loader = loader
+        self._model: Any = None
+        self._pending: ModelRef | None = None
+        self._pending_threshold: float | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    # -- called from the GUI thread ---------------------------------------------------------------------
+    def request_model(self, ref: ModelRef) -> None:
+        """Load ``ref`` in the worker thread (picked up within 0.1 s); the current model runs until then."""
+        with self._lock:
+            self._pending = ref
+
+    def set_threshold(self, threshold: float) -> None:
+        with self._lock:
+            self._pending_threshold = threshold
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.mailbox.close()
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    # -- thread body ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self._apply_pending()
+            item = self.mailbox.take(timeout=0.1)
+            if item is None:
+                continue
+            generation, frame = item
+            if self._model is None:
+                self.frame_without_model.emit(frame, generation)
+                continue
+            try:
+                self.result.emit(self._inspect(frame, generation))
+            except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the line
+                log.exception("inspection failed")
+                self.error.emit(f"frame {frame.index} ({frame.path or frame.source_id}): {type(exc).__name__}: {exc}")
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            ref, self._pending = self._pending, None
+            threshold, self._pending_threshold = self._pending_threshold, None
+        if ref is not None:
+            self.model_loading.emit(str(ref))
+            try:
+                model = self._loader(self.store, ref)
+            except Exception as exc:  # noqa: BLE001 - the old model keeps running
+                log.warning("model %s failed to load: %s", ref, exc)
+                self.model_failed.emit(str(exc))
+            else:
+                self._model = model
+                self.model_loaded.emit(model)
+        if threshold is not None and self._model is not None:
+            self._model.set_threshold(threshold)
+
+    def _inspect(self, frame: Frame, generation: int) -> InspectionResult:
+        model = self._model
+        started = time.perf_counter()
+        out = model.inspect(frame.image[None])
+        latency = (time.perf_counter() - started) * 1000
+        return InspectionResult(
+            frame=frame,
+            generation=generation,
+            model=str(model.ref),
+            model_name=model.ref.name,
+            model_version=model.ref.version,
+            score=float(out.scores[0]),
+            normalised_score=float(out.normalised_scores[0]),
+            threshold=float(model.calibration.threshold),
+            failed=bool(out.failed[0]),
+            anomaly_map=out.maps[0],
+            map_is_mask=bool(model.map_is_mask),
+            latency_ms=latency,
+            finished_at=time.time(),
+        )

@@ -1,0 +1,450 @@
+"""The inspection window an operator watches all shift.
+
+The GUI thread only paints: a SourceReader thread reads frames, the InferenceWorker thread inspects them,
+and results arrive by signal. Painting runs from a display-rate timer that draws only the newest result,
+so a fast stream never floods the event loop. A generation number drops results that belong to a source
+or model the operator has already switched away from.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout,
+    QWidget, QScrollArea,
+)
+
+from inspector_app import __version__
+from inspector_app.core.errors import InspectorError
+from inspector_app.core.imaging import draw_mask_contours, overlay_heatmap
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.core.sources import Frame, FrameSource
+from inspector_app.core.stream_stats import StreamStats
+from inspector_app.gui.counters_panel import CountersPanel
+from inspector_app.gui.image_view import ImageView
+from inspector_app.gui.inference_worker import InferenceWorker, InspectionResult, default_loader
+from inspector_app.gui.log_panel import LogPanel
+from inspector_app.gui.model_panel import ModelPanel, describe_meta
+from inspector_app.gui.score_chart import ScoreChart
+from inspector_app.gui.source_panel import SourcePanel, SourceSpec
+from inspector_app.gui.source_reader import SourceReader
+from inspector_app.gui.verdict_banner import BannerState, VerdictBanner
+
+log = logging.getLogger(__name__)
+OVERLAYS = ("heatmap", "contours", "none")
+PAINT_INTERVAL_MS = 33
+
+
+class MainWindow(QMainWindow):
+    #: Every inspection result (frame, score, map, verdict, model version, time): the review queue stores these.
+    inspected = Signal(object)
+    #: The operator asked to keep the current frame as a known-good image.
+    capture_good_requested = Signal(object)  # Frame
+
+    def __init__(self, store: ModelStore, settings: QSettings | None = None, loader: Any = default_loader) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings or QSettings()
+        self.setWindowTitle(f"Inspector {__version__}")
+        self.stats = StreamStats()
+        self.generation = 0
+        self.reader: SourceReader | None = None
+        self.source_spec: SourceSpec | None = None
+        self.latest: InspectionResult | None = None
+        self.latest_frame: Frame | None = None
+        self._dirty = False
+        self.source_lost = False
+        self.model: Any = None
+        self.worker = InferenceWorker(store, loader)
+        self._build_widgets()
+        self._build_actions()
+        self._connect_worker()
+        self.worker.start()
+        self.paint_timer = QTimer(self)
+        self.paint_timer.timeout.connect(self._paint)
+        self.paint_timer.start(PAINT_INTERVAL_MS)
+        self._restore_settings()
+
+    # -- construction -----------------------------------------------------------------------------------
+    def _build_widgets(self) -> None:
+        self.banner = VerdictBanner()
+        self.view = ImageView()
+        self.chart = ScoreChart()
+        centre = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(6, 6, 6, 0)
+        top_layout.addWidget(self.banner)
+        top_layout.addWidget(self.view, 1)
+        centre.addWidget(top)
+        centre.addWidget(self.chart)
+        centre.setStretchFactor(0, 5)
+        centre.setStretchFactor(1, 1)
+        self.setCentralWidget(centre)
+
+        self.source_panel = SourcePanel()
+        self.model_panel = ModelPanel(self.store)
+        self.counters = CountersPanel()
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        for widget in (self.source_panel, self.model_panel, self.counters):
+            side_layout.addWidget(widget)
+        side_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(side)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(300)
+        self.side_dock = QDockWidget("Controls", self)
+        self.side_dock.setObjectName("controlsDock")
+        self.side_dock.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.side_dock)
+        self.log_panel = LogPanel()
+        self.log_dock = QDockWidget("Log", self)
+        self.log_dock.setObjectName("logDock")
+        self.log_dock.setWidget(self.log_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.status_label = QLabel("ready")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.source_panel.open_requested.connect(self.open_source)
+        self.model_panel.use_requested.connect(self.choose_model)
+
+    def _action(self, text: str, slot: Any, shortcut: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.pause_action = self._action("Pause", self.toggle_pause, "Space", "Pause or resume the stream (Space)")
+        self.step_action = self._action("Step", self.step, "N", "Inspect one more frame while paused (N)")
+        self.overlay_action = self._action("Overlay", self.cycle_overlay, "O", "Heatmap → contours → none (O)")
+        self.fullscreen_action = self._action("Full screen", self.toggle_fullscreen, "F", "Full-screen image view (F)")
+        self.capture_action = self._action("Capture as good", self.capture_good, "G",
+                                           "Keep this frame as a known-good image for retraining")
+        toolbar = QToolBar("Inspection")
+        toolbar.setObjectName("inspectionToolbar")
+        self.addToolBar(toolbar)
+        for action in (self.pause_action, self.step_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addWidget(QLabel(" Overlay "))
+        self.overlay_combo = QComboBox()
+        self.overlay_combo.addItems(OVERLAYS)
+        self.overlay_combo.currentIndexChanged.connect(self._redraw)
+        toolbar.addWidget(self.overlay_combo)
+        toolbar.addWidget(QLabel("  Opacity "))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.opacity.setFixedWidth(120)
+        self.opacity.valueChanged.connect(self._redraw)
+        toolbar.addWidget(self.opacity)
+        toolbar.addSeparator()
+        toolbar.addAction(self.capture_action)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        for kind, label in (("folder", "Open &folder…"), ("video", "Open &video…"), ("camera", "Open &camera…")):
+            file_menu.addAction(self._action(label, lambda _=False, k=kind: self._focus_source(k)))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
+        model_menu = menu.addMenu("&Model")
+        model_menu.addAction(self._action("&Choose model…", self._focus_model))
+        model_menu.addAction(self._action("Model &info", self.show_model_info))
+        self.model_menu = model_menu
+        train_menu = menu.addMenu("&Train")
+        self.train_action = self._action("Training &wizard…", self.open_training_wizard)
+        train_menu.addAction(self.train_action)
+        review_menu = menu.addMenu("&Review")
+        self.review_action = self._action("Review &queue", self.open_review)
+        review_menu.addAction(self.review_action)
+        view_menu = menu.addMenu("&View")
+        for action in (self.pause_action, self.step_action, self.overlay_action, self.fullscreen_action):
+            view_menu.addAction(action)
+        view_menu.addAction(self.side_dock.toggleViewAction())
+        view_menu.addAction(self.log_dock.toggleViewAction())
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("&About", self.show_about))
+        help_menu.addAction(self._action("&Device", self.show_device))
+        self.set_train_available(False, "The training wizard arrives with the training issue")
+        self.set_review_available(False, "The review queue arrives with the review issue")
+
+    def set_train_available(self, available: bool, tip: str = "") -> None:
+        self.train_action.setEnabled(available)
+        self.train_action.setToolTip(tip)
+        self.train_action.setStatusTip(tip)
+
+    def set_review_available(self, available: bool, tip: str = "") -> None:
+        self.review_action.setEnabled(available)
+        self.review_action.setToolTip(tip)
+        self.review_action.setStatusTip(tip)
+
+    def _connect_worker(self) -> None:
+        self.worker.result.connect(self._on_result)
+        self.worker.frame_without_model.connect(self._on_frame_without_model)
+        self.worker.model_loading.connect(self._on_model_loading)
+        self.worker.model_loaded.connect(self._on_model_loaded)
+        self.worker.model_failed.connect(self._on_model_failed)
+        self.worker.error.connect(lambda text: self.log_panel.add(text, "error"))
+
+    # -- sources ----------------------------------------------------------------------------------------
+    def open_source(self, spec: SourceSpec, source: FrameSource | None = None) -> bool:
+        """Switch to a new source while running; returns False (with a log line) when it cannot open.
+
+        ``source`` replaces ``spec.build()`` (tests pass a fake camera this way).
+        """
+        try:
+            source = source or spec.build()
+        except (InspectorError, ValueError) as exc:
+            self._source_failed(str(exc))
+            return False
+        self._stop_reader()
+        self.generation += 1
+        self.worker.mailbox.clear()
+        self.stats.reset()
+        self.chart.clear_scores()
+        self.latest = None
+        self.source_spec = spec
+        self.source_lost = False
+        self.source_panel.set_spec(spec)
+        self.reader = SourceReader(source, self.worker.mailbox, self.generation, not spec.drops_stale_frames)
+        self.reader.status.connect(self._on_source_status)
+        self.reader.start()
+        self.pause_action.setText("Pause")
+        self.log_panel.add(f"source: {spec.describe()}")
+        self.settings.setValue("last_source", spec.to_dict())
+        if self.model is None:
+            self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
+        return True
+
+    def _source_failed(self, message: str) -> None:
+        self.log_panel.add(f"cannot open source: {message}", "error")
+        self.status_label.setText(message)
+        if self.reader is None:
+            self.banner.set_state(BannerState.NO_SOURCE, message)
+
+    def _stop_reader(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+            self.reader.wait(3000)
+            self.reader = None
+
+    def _on_source_status(self, kind: str, message: str) -> None:
+        if self.sender() is not self.reader:
+            return  # a reader we already replaced
+        if kind == "skipped":
+            self.stats.skipped += 1
+            self.log_panel.add(f"skipped {message}", "warning")
+        elif kind == "lost":
+            self.source_lost = True  # keep the banner on SOURCE LOST, not the last (stale) verdict
+            self.banner.set_state(BannerState.SOURCE_LOST, message)
+            self.log_panel.add(f"source lost: {message}", "warning")
+        elif kind == "recovered":
+            self.source_lost = False
+            self.log_panel.add(f"source back: {message}")
+            if self.model is None:
+                self.banner.set_state(BannerState.NO_MODEL)
+        elif kind == "end":
+            self.log_panel.add("end of source")
+            self.status_label.setText("end of source")
+        elif kind == "error":
+            self.reader = None
+            self._source_failed(message)
+
+    def _focus_source(self, kind: str) -> None:
+        self.side_dock.show()
+        self.source_panel.set_spec(SourceSpec(kind, "0" if kind == "camera" else ""))
+        if kind != "camera":
+            self.source_panel.browse.click()
+        self.source_panel.target.setFocus()
+
+    # -- models -----------------------------------------------------------------------------------------
+    def choose_model(self, ref: ModelRef) -> None:
+        self.worker.request_model(ref)
+
+    def _focus_model(self) -> None:
+        self.side_dock.show()
+        self.model_panel.refresh()
+        self.model_panel.combo.setFocus()
+        self.model_panel.combo.showPopup()
+
+    def _on_model_loading(self, ref: str) -> None:
+        if self.model is None:
+            self.banner.set_state(BannerState.LOADING_MODEL, ref)
+        self.status_label.setText(f"loading model {ref}…")
+        self.log_panel.add(f"loading model {ref}")
+
+    def _on_model_loaded(self, model: Any) -> None:
+        self.model = model
+        self.generation += 1  # results from the previous model are stale now
+        self.worker.mailbox.clear()
+        if self.reader is not None:
+            self.reader.generation = self.generation
+        self.stats.reset()
+        self.chart.clear_scores()
+        self.latest = None
+        self.model_panel.refresh(select=model.ref)
+        self.status_label.setText(f"model {model.ref} ({model.family})")
+        self.log_panel.add(f"model {model.ref} ready (threshold {model.calibration.threshold:.4g})")
+        self.settings.setValue("last_model", str(model.ref))
+        self.banner.set_state(BannerState.NO_SOURCE if self.reader is None else BannerState.PAUSED,
+                              "open a source" if self.reader is None else "waiting for frames")
+        self.overlay_combo.setCurrentText("contours" if model.map_is_mask else "heatmap")
+
+    def _on_model_failed(self, message: str) -> None:
+        self.log_panel.add(f"model failed to load: {message}", "error")
+        self.status_label.setText(message)
+        if self.model is None:
+            self.banner.set_state(BannerState.NO_MODEL, "the model failed to load — see the log")
+        else:
+            self.log_panel.add(f"still running {self.model.ref}")
+
+    # -- results and painting ---------------------------------------------------------------------------
+    def _on_result(self, result: InspectionResult) -> None:
+        if result.generation != self.generation:
+            return  # belongs to a source or model the operator switched away from
+        self.stats.add(result.failed, result.latency_ms)
+        self.stats.dropped = self.worker.mailbox.dropped
+        self.chart.add(result.normalised_score)
+        self.latest = result
+        self.latest_frame = result.frame
+        self.source_lost = False
+        self._dirty = True
+        self.inspected.emit(result)
+
+    def _on_frame_without_model(self, frame: Frame, generation: int) -> None:
+        if generation != self.generation:
+            return
+        self.latest_frame = frame
+        self.latest = None
+        self._dirty = True
+
+    def _redraw(self) -> None:
+        self._dirty = True
+
+    def _paint(self) -> None:
+        if not self._dirty or self.source_lost:
+            return
+        self._dirty = False
+        if self.latest is not None:
+            r = self.latest
+            self.view.show_image(self.render_overlay(r))
+            self.banner.show_verdict(r.failed, r.score, r.threshold, r.normalised_score)
+        elif self.latest_frame is not None:
+            self.view.show_image(self.latest_frame.image)
+            if self.model is None:
+                self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
+        self.counters.show_snapshot(self.stats.snapshot())
+        self.chart.refresh()
+
+    def render_overlay(self, result: InspectionResult) -> np.ndarray:
+        mode = self.overlay_combo.currentText()
+        image = result.frame.image
+        if mode == "heatmap":
+            return overlay_heatmap(image, result.anomaly_map, self.opacity.value() / 100)
+        if mode == "contours":
+            return draw_mask_contours(image, result.anomaly_map, level=1.0)
+        return image
+
+    # -- controls ---------------------------------------------------------------------------------------
+    def toggle_pause(self) -> None:
+        if self.reader is None:
+            return
+        if self.reader.paused:
+            self.reader.resume()
+            self.pause_action.setText("Pause")
+            self.status_label.setText("running")
+        else:
+            self.reader.pause()
+            self.pause_action.setText("Resume")
+            self.status_label.setText("paused — N inspects one frame")
+
+    def step(self) -> None:
+        if self.reader is not None:
+            if not self.reader.paused:
+                self.toggle_pause()
+            self.reader.step()
+
+    def cycle_overlay(self) -> None:
+        self.overlay_combo.setCurrentIndex((self.overlay_combo.currentIndex() + 1) % len(OVERLAYS))
+
+    def toggle_fullscreen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+            self.side_dock.show()
+            self.log_dock.show()
+        else:
+            self.side_dock.hide()
+            self.log_dock.hide()
+            self.showFullScreen()
+
+    def capture_good(self) -> None:
+        if self.latest_frame is None:
+            self.status_label.setText("nothing to capture yet")
+            return
+        self.capture_good_requested.emit(self.latest_frame)
+        self.log_panel.add(f"captured frame {self.latest_frame.index} as good")
+
+    # -- menus that later issues fill in ----------------------------------------------------------------
+    def open_training_wizard(self) -> None:
+        self.status_label.setText("the training wizard is not available in this build")
+
+    def open_review(self) -> None:
+        self.status_label.setText("the review queue is not available in this build")
+
+    def show_model_info(self) -> None:
+        if self.model is None:
+            QMessageBox.information(self, "Model info", "No model loaded.")
+            return
+        QMessageBox.information(self, "Model info", f"{self.model.ref}\n\n{describe_meta(self.model.meta)}")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About Inspector",
+                          f"Inspector {__version__}\nOffline visual inspection: live verdicts, heatmaps, review and retraining.")
+
+    def show_device(self) -> None:
+        from inspector_app.gui.device_info import describe_device  # noqa: PLC0415
+
+        QMessageBox.information(self, "Device", f"Inference and training device:\n{describe_device()}")
+
+    # -- settings and shutdown --------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        spec = SourceSpec.from_dict(self.settings.value("last_source"))
+        if spec is not None:
+            self.source_panel.set_spec(spec)
+
+    def last_model(self) -> str | None:
+        value = self.settings.value("last_model")
+        return str(value) if value else None
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop threads in order: reader first (no new frames), then the worker."""
+        self.paint_timer.stop()
+        self._stop_reader()
+        self.worker.stop()
+        self.worker.wait(5000)

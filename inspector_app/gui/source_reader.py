@@ -1,0 +1,95 @@
+"""A QThread that pulls frames from a FrameSource into the worker's one-slot mailbox.
+
+Reading happens off the GUI thread so a slow camera or disk never stalls painting. Pause and single step
+are handled here: a paused reader simply stops handing frames on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from PySide6.QtCore import QThread, Signal
+
+from inspector_app.core.mailbox import LatestMailbox
+from inspector_app.core.sources import Frame, FrameSource, SourceStatus
+
+log = logging.getLogger(__name__)
+
+
+class SourceReader(QThread):
+    #: (kind, message): "lost", "recovered", "skipped", "end", "error"
+    status = Signal(str, str)
+
+    def __init__(self, source: FrameSource, mailbox: LatestMailbox, generation: int, wait_for_worker: bool) -> None:
+        super().__init__()
+        self.source = source
+        self.mailbox = mailbox
+        self.generation = generation
+        #: True for folders read as fast as the model goes: every image is inspected, none dropped.
+        self.wait_for_worker = wait_for_worker
+        self._running = threading.Event()
+        self._running.set()
+        self._steps = 0
+        self._lock = threading.Lock()
+        self._stopping = False
+
+    # -- controls, called from the GUI thread -----------------------------------------------------------
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def step(self) -> None:
+        """Deliver exactly one more frame while paused."""
+        with self._lock:
+            self._steps += 1
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._running.set()
+        self.source.stop()
+
+    # -- thread body ------------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self.source.open()
+        except Exception as exc:  # noqa: BLE001 - reported to the window, never raised in a thread
+            self.status.emit("error", str(exc))
+            return
+        try:
+            self._loop()
+        finally:
+            self.source.close()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._running.wait()
+            if self._stopping:
+                break
+            item = self.source.read()
+            if isinstance(item, SourceStatus):
+                self.status.emit(item.kind, item.message)
+                if item.kind == "end":
+                    break
+                continue
+            self._deliver(item)
+
+    def _deliver(self, frame: Frame) -> None:
+        with self._lock:
+            stepping = self._steps > 0
+            if stepping:
+                self._steps -= 1
+                if self._steps == 0:
+                    self._running.clear()
+        if self.wait_for_worker:
+            while not self._stopping and not self.mailbox.put((self.generation, frame), block=True, timeout=0.2):
+                pass
+        else:
+            self.mailbox.put((self.generation, frame))

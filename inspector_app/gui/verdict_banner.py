@@ -1,0 +1,61 @@
+"""The verdict an operator reads from two metres: PASS / FAIL in big letters, or the state of the line."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+
+
+class BannerState(Enum):
+    PASS = ("PASS", "#2ea043", "#ffffff")
+    FAIL = ("FAIL", "#d72638", "#ffffff")
+    NO_MODEL = ("NO MODEL", "#6e7681", "#ffffff")
+    NO_SOURCE = ("NO SOURCE", "#6e7681", "#ffffff")
+    SOURCE_LOST = ("SOURCE LOST — reconnecting", "#d29922", "#111111")
+    LOADING_MODEL = ("LOADING MODEL", "#1f6feb", "#ffffff")
+    PAUSED = ("PAUSED", "#6e7681", "#ffffff")
+    PREPARING = ("PREPARING DEMO", "#1f6feb", "#ffffff")
+
+
+class VerdictBanner(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("verdictBanner")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self._title = QLabel()
+        self._detail = QLabel()
+        self._title.setObjectName("verdictTitle")
+        self._detail.setObjectName("verdictDetail")
+        self._detail.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(18, 6, 18, 6)
+        layout.addWidget(self._title, 1)
+        layout.addWidget(self._detail)
+        self.state: BannerState | None = None
+        self.set_state(BannerState.NO_SOURCE)
+
+    @property
+    def text(self) -> str:
+        return self._title.text()
+
+    @property
+    def detail(self) -> str:
+        return self._detail.text()
+
+    def set_state(self, state: BannerState, detail: str = "") -> None:
+        title, background, foreground = state.value
+        if state is not self.state:
+            self.state = state
+            self.setStyleSheet(
+                f"#verdictBanner {{ background: {background}; border-radius: 6px; }}"
+                f"#verdictTitle {{ color: {foreground}; font-size: 40px; font-weight: 800; }}"
+                f"#verdictDetail {{ color: {foreground}; font-size: 17px; font-weight: 600; }}"
+            )
+            self._title.setText(title)
+        self._detail.setText(detail)
+
+    def show_verdict(self, failed: bool, score: float, threshold: float, normalised: float) -> None:
+        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {normalised:.2f}×"
+        self.set_state(BannerState.FAIL if failed else BannerState.PASS, detail)
