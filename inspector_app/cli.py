@@ -50,6 +50,24 @@ def main(argv: list[str] | None = None) -> int:
         from inspector_app.gui.app import run_gui  # noqa: PLC0415
 
         return run_gui(args, demo=command == "demo")
+    if command == "bench" and args.stream:
+        return _stream_bench(args)
     from inspector_app.jobs.commands import run  # noqa: PLC0415
 
     return run(args)
+
+
+def _stream_bench(args: argparse.Namespace) -> int:
+    """``bench --stream`` needs the GUI's threads, so it is dispatched here, above the layers."""
+    import json  # noqa: PLC0415
+
+    from inspector_app.core.modelstore import ModelStore  # noqa: PLC0415
+    from inspector_app.core.paths import data_dir  # noqa: PLC0415
+    from inspector_app.gui.stream_bench import run_stream_bench  # noqa: PLC0415
+    from inspector_app.jobs.commands import load_model  # noqa: PLC0415
+
+    store = ModelStore(data_dir(args.data_dir))
+    model = load_model(store, args.model)
+    figures = run_stream_bench(store, model, args.data, args.count, args.frames)
+    print(json.dumps(figures, indent=2))
+    return 0

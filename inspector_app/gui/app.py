@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import time
 import traceback
 from typing import Any
 
@@ -96,12 +98,20 @@ def run_gui(args: argparse.Namespace, demo: bool = False) -> int:
     window = MainWindow(store, settings)
     install_excepthook(window)
     window.show()
+    if os.environ.get("INSPECTOR_APP_REPORT_STARTUP"):
+        QTimer.singleShot(0, lambda: _report_startup(app))
     if demo:
         preparer = DemoPreparer(window, args.data_dir)
         QTimer.singleShot(0, preparer.start)
     else:
         _start_normal(window, store, getattr(args, "source", None), getattr(args, "model", None))
     return app.exec()
+
+
+def _report_startup(app: QApplication) -> None:
+    """For ``bench --stream``: when the window is on screen, say when and whether TensorFlow was loaded."""
+    print(json.dumps({"shown_at": time.time(), "tensorflow_imported": "tensorflow" in sys.modules}), flush=True)
+    app.quit()
 
 
 def _start_normal(window: MainWindow, store: ModelStore, source: str | None, model: str | None) -> None:

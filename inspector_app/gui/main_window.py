@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         centre.addWidget(self.chart)
         centre.setStretchFactor(0, 5)
         centre.setStretchFactor(1, 1)
+        centre.setSizes([700, 170])
         self.setCentralWidget(centre)
 
         self.source_panel = SourcePanel()
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
         self.status_label = QLabel("ready")
         self.statusBar().addWidget(self.status_label, 1)
         self.source_panel.open_requested.connect(self.open_source)
@@ -162,6 +164,8 @@ class MainWindow(QMainWindow):
         model_menu = menu.addMenu("&Model")
         model_menu.addAction(self._action("&Choose model…", self._focus_model))
         model_menu.addAction(self._action("Model &info", self.show_model_info))
+        self.rollback_menu = model_menu.addMenu("&Roll back to version")
+        self.rollback_menu.aboutToShow.connect(self._fill_rollback_menu)
         self.model_menu = model_menu
         train_menu = menu.addMenu("&Train")
         self.train_action = self._action("Training &wizard…", self.open_training_wizard)
@@ -177,7 +181,7 @@ class MainWindow(QMainWindow):
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("&About", self.show_about))
         help_menu.addAction(self._action("&Device", self.show_device))
-        self.set_train_available(False, "The training wizard arrives with the training issue")
+        self.set_train_available(True, "Train a new model version")
         self.set_review_available(False, "The review queue arrives with the review issue")
 
     def set_train_available(self, available: bool, tip: str = "") -> None:
@@ -397,8 +401,44 @@ class MainWindow(QMainWindow):
         self.log_panel.add(f"captured frame {self.latest_frame.index} as good")
 
     # -- menus that later issues fill in ----------------------------------------------------------------
-    def open_training_wizard(self) -> None:
-        self.status_label.setText("the training wizard is not available in this build")
+    def open_training_wizard(self, initial: dict[str, Any] | None = None) -> None:
+        """Open the training wizard beside the running inspection (non-modal); ``initial`` pre-fills a spec."""
+        from inspector_app.gui.training_wizard import TrainingWizard  # noqa: PLC0415
+
+        wizard = getattr(self, "training_wizard", None)
+        if wizard is not None and wizard.isVisible():
+            wizard.raise_()
+            wizard.activateWindow()
+            return
+        if wizard is not None:
+            wizard.deleteLater()  # a closed wizard from before
+        self.training_wizard = TrainingWizard(self.store, self, initial if isinstance(initial, dict) else None)
+        self.training_wizard.show()
+
+    def _fill_rollback_menu(self) -> None:
+        """List the versions of the current model's name, newest first; the running one is checked."""
+        self.rollback_menu.clear()
+        current = self.model.ref if self.model is not None else self.store.active()
+        versions = self.store.versions(current.name) if current is not None else []
+        for version in reversed(versions):
+            ref = ModelRef(current.name, version)
+            action = self.rollback_menu.addAction(str(ref))
+            action.setCheckable(True)
+            action.setChecked(ref == current)
+            action.triggered.connect(lambda _=False, r=ref: self.roll_back(r))
+        if not versions:
+            self.rollback_menu.addAction("no model versions yet").setEnabled(False)
+
+    def roll_back(self, ref: ModelRef) -> None:
+        """Make ``ref`` the active version and switch the running worker to it."""
+        try:
+            self.store.activate(ref)
+        except InspectorError as exc:
+            self.log_panel.add(f"cannot activate {ref}: {exc}", "error")
+            return
+        self.log_panel.add(f"rolling back to {ref}")
+        self.choose_model(ref)
+        self.model_panel.refresh(select=ref)
 
     def open_review(self) -> None:
         self.status_label.setText("the review queue is not available in this build")

@@ -67,6 +67,9 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="an image folder or dataset")
     p.add_argument("--count", type=int, default=64, help="images to load")
     p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--stream", action="store_true",
+                   help="also measure the live pipeline: stream vs model-only throughput, overlay time, launch time, memory")
+    p.add_argument("--frames", type=int, default=10000, help="with --stream: frames for the memory figure (0 = skip)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 

@@ -1,0 +1,145 @@
+"""``inspector-app bench --stream``: figures for the live pipeline, printed rather than asserted.
+
+- end-to-end stream throughput on a folder (reader thread → mailbox → worker thread → result signal)
+  versus model-only throughput of the same model on the same images, in the same run;
+- overlay paint time per frame at 1280×1024 (heatmap blend + QImage conversion);
+- time from launch to the window shown, and whether TensorFlow was imported by then;
+- resident memory of the running window after 100 frames and after many more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from inspector_app.core.datasets import IMAGE_SUFFIXES
+from inspector_app.core.imaging import load_image, overlay_heatmap
+from inspector_app.core.modelstore import ModelStore
+from inspector_app.core.sources import FolderSource
+from inspector_app.gui.inference_worker import InferenceWorker
+from inspector_app.gui.qimage import to_qimage
+from inspector_app.gui.source_reader import SourceReader
+
+
+def _wait(condition: Any, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        time.sleep(0.001)
+    return True
+
+
+def model_only(model: Any, images: list[np.ndarray]) -> float:
+    """Images per second with the model called directly, one image at a time (as the stream does)."""
+    model.inspect(images[0][None])
+    started = time.perf_counter()
+    for image in images:
+        model.inspect(image[None])
+    return len(images) / (time.perf_counter() - started)
+
+
+def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int) -> float:
+    """Images per second through the real reader and worker threads, every image inspected once."""
+    worker = InferenceWorker(store, loader=lambda _s, _r: model)
+    results: list[Any] = []
+    worker.result.connect(results.append)
+    worker.start()
+    worker.request_model(model.ref)
+    _wait(lambda: worker.model is not None, 60)
+    reader = SourceReader(FolderSource(folder), worker.mailbox, generation=0, wait_for_worker=True)
+    started = time.perf_counter()
+    reader.start()
+    _wait(lambda: len(results) >= count, 600)
+    elapsed = time.perf_counter() - started
+    reader.stop()
+    reader.wait(3000)
+    worker.stop()
+    worker.wait(3000)
+    return len(results) / elapsed
+
+
+def overlay_ms(repeats: int = 50) -> float:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (1024, 1280, 3), np.uint8)
+    heat = rng.random((1024, 1280), dtype=np.float32) * 2
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        to_qimage(overlay_heatmap(image, heat, 0.55))
+        times.append((time.perf_counter() - started) * 1000)
+    return float(np.median(times))
+
+
+def launch_time() -> dict[str, Any]:
+    """Start a fresh ``inspector-app gui`` that reports when its window is shown, then quits."""
+    env = {**os.environ, "INSPECTOR_APP_REPORT_STARTUP": "1", "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    with tempfile.TemporaryDirectory() as home:
+        started = time.time()
+        out = subprocess.run([sys.executable, "-m", "inspector_app", "--data-dir", home, "gui"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            report = json.loads(line)
+            report["launch_to_shown_s"] = report["shown_at"] - started
+            return report
+    return {"error": out.stderr[-500:]}
+
+
+def memory_over_frames(store: ModelStore, model: Any, folder: Path, frames: int) -> tuple[float, float, float]:
+    """RSS of the real window (looping the folder) after 100 frames and after ``frames`` frames."""
+    from inspector_app.gui.main_window import MainWindow  # noqa: PLC0415
+    from inspector_app.gui.source_panel import SourceSpec  # noqa: PLC0415
+
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(store, settings, loader=lambda _s, _r: model)
+    window.show()
+    window.choose_model(model.ref)
+    _wait(lambda: window.model is not None, 60)
+    window.open_source(SourceSpec("folder", str(folder), loop=True))
+    process = psutil.Process()
+    _wait(lambda: window.stats.inspected >= 100, 600)
+    after_100 = process.memory_info().rss / 2**20
+    started = time.perf_counter()
+    _wait(lambda: window.stats.inspected >= frames, 3600)
+    elapsed = time.perf_counter() - started
+    after_n = process.memory_info().rss / 2**20
+    window.shutdown()
+    window.close()
+    return after_100, after_n, (window.stats.inspected - 100) / elapsed
+
+
+def run_stream_bench(store: ModelStore, model: Any, folder: Path, count: int, frames: int) -> dict[str, Any]:
+    app = QApplication.instance() or QApplication([])
+    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:count]
+    if not files:
+        msg = f"no images in {folder}"
+        raise ValueError(msg)
+    with tempfile.TemporaryDirectory() as tmp:
+        subset = Path(tmp)
+        for f in files:
+            os.symlink(f.resolve(), subset / f.name)
+        images = [load_image(f) for f in files]
+        figures: dict[str, Any] = {"model": str(model.ref), "images": len(files), "image_shape": list(images[0].shape)}
+        figures["model_only_images_per_s"] = model_only(model, images)
+        figures["stream_images_per_s"] = stream_throughput(store, model, subset, len(files))
+        figures["stream_to_model_ratio"] = figures["stream_images_per_s"] / figures["model_only_images_per_s"]
+        figures["overlay_ms_1280x1024"] = overlay_ms()
+        figures.update(launch_time())
+        if frames:
+            m100, mn, fps = memory_over_frames(store, model, subset, frames)
+            figures.update({"rss_mb_after_100": m100, f"rss_mb_after_{frames}": mn, "window_frames_per_s": fps})
+    del app
+    return figures

@@ -1,0 +1,210 @@
+"""Page 5: where to put the threshold — validation scores, the rates it gives, and the images it decides.
+
+The new version is already written; this page reads its held-out scores from ``meta.json`` and, when the
+user moved the line, stores the new threshold there (never in the network). The images nearest the line are
+the ones a small move flips from PASS to FAIL, so the user sees what the choice means on real parts.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget, QWizardPage,
+)
+
+from inspector_app.core.calibration import Calibration
+from inspector_app.core.errors import ImageLoadError
+from inspector_app.core.imaging import load_image, thumbnail
+from inspector_app.core.metrics import confusion_at
+from inspector_app.core.modelstore import ModelStore
+from inspector_app.gui.qimage import to_pixmap
+from inspector_app.gui.training_wizard.job_model import TrainingJob
+from inspector_app.gui.training_wizard.score_histogram import ScoreHistogram, shared_bins
+
+NEAREST = 6
+THUMB = 96
+
+
+class CalibrationPage(QWizardPage):
+    """Histogram with a draggable threshold, false-alarm and miss rates, and the images nearest the line."""
+
+    def __init__(self, job: TrainingJob, store: ModelStore) -> None:
+        super().__init__()
+        self.job = job
+        self.store = store
+        self.setTitle("5 · Calibration")
+        self.setSubTitle("Drag the threshold line: parts scoring at or above it fail. "
+                         "Scores are from images held out of training.")
+        self.histogram = ScoreHistogram()
+        self.spin = QDoubleSpinBox()
+        self.spin.setKeyboardTracking(False)
+        self.reset = QPushButton("Back to the calibrated threshold")
+        self.false_alarms = QLabel()
+        self.misses = QLabel()
+        self.method = QLabel()
+        self.method.setWordWrap(True)
+        self.method.setStyleSheet("color: #8b949e;")
+        for label in (self.false_alarms, self.misses):
+            label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.nearest = QHBoxLayout()
+        self.good = np.zeros(0)
+        self.defect = np.zeros(0)
+        self.files: list[tuple[float, str, str]] = []
+        self.calibration: Calibration | None = None
+        self._pixmaps: dict[str, QPixmap | None] = {}
+        self._nearest_timer = QTimer(self)
+        self._nearest_timer.setSingleShot(True)
+        self._nearest_timer.setInterval(150)
+        self._nearest_timer.timeout.connect(self._fill_nearest)
+        self._build_layout()
+        self.histogram.threshold_changed.connect(self._on_line)
+        self.spin.valueChanged.connect(self._on_spin)
+        self.reset.clicked.connect(self._reset)
+
+    def _build_layout(self) -> None:
+        side = QFormLayout()
+        side.addRow("Threshold", self.spin)
+        side.addRow("", self.reset)
+        side.addRow("False alarms", self.false_alarms)
+        side.addRow("Missed defects", self.misses)
+        side.addRow(self.method)
+        side_box = QWidget()
+        side_box.setLayout(side)
+        side_box.setMinimumWidth(330)
+        top = QHBoxLayout()
+        top.addWidget(self.histogram, 1)
+        top.addWidget(side_box)
+        near_box = QGroupBox("Nearest the threshold (a small move of the line flips these)")
+        near_box.setLayout(self.nearest)
+        near_box.setMinimumHeight(THUMB + 70)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addWidget(near_box)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt API
+        ref = self.job.ref()
+        if ref is None:
+            return
+        meta = self.store.meta(ref)
+        scores = meta.get("validation_scores", {})
+        self.good = np.asarray(scores.get("good", []), np.float64)
+        self.defect = np.asarray(scores.get("defect", []), np.float64)
+        self.files = _scored_files(scores)
+        self.calibration = Calibration.from_json(meta["calibration"])
+        threshold = self.calibration.threshold
+        edges = shared_bins(self.good, self.defect, threshold)
+        span = float(edges[-1] - edges[0])
+        self.spin.blockSignals(True)
+        self.spin.setDecimals(max(3, 3 - math.floor(math.log10(span))) if span > 0 else 6)
+        self.spin.setRange(float(edges[0]), float(edges[-1]))
+        self.spin.setSingleStep(span / 200 if span > 0 else 0.001)
+        self.spin.setValue(threshold)
+        self.spin.blockSignals(False)
+        self.method.setText(f"Calibrated threshold {threshold:.4g}: {self.calibration.method}.")
+        self.histogram.set_scores(self.good, self.defect, threshold)
+        self._update(threshold)
+
+    def threshold(self) -> float:
+        return self.histogram.threshold()
+
+    def set_threshold(self, value: float) -> None:
+        """Move the line as a user would (tests and keyboard use this too)."""
+        self.histogram.set_threshold(value)
+        self._on_line(value)
+
+    def _on_line(self, value: float) -> None:
+        self.spin.blockSignals(True)
+        self.spin.setValue(value)
+        self.spin.blockSignals(False)
+        self._update(value)
+
+    def _on_spin(self, value: float) -> None:
+        self.histogram.set_threshold(value)
+        self._update(value)
+
+    def _reset(self) -> None:
+        if self.calibration is not None:
+            self.set_threshold(self.calibration.threshold)
+
+    def _update(self, threshold: float) -> None:
+        labels = np.r_[np.zeros(len(self.good)), np.ones(len(self.defect))]
+        counts = confusion_at(labels, np.r_[self.good, self.defect], threshold)
+        good_total = counts.true_pass + counts.false_alarm
+        self.false_alarms.setText(f"{counts.false_alarm} of {good_total} good images "
+                                  f"({100 * counts.false_alarm_rate:.1f} %)")
+        if len(self.defect):
+            self.misses.setText(f"{counts.missed} of {len(self.defect)} defect images ({100 * counts.miss_rate:.1f} %)")
+        else:
+            self.misses.setText("unknown — no defect images were held out")
+        self._nearest_timer.start()
+
+    def _fill_nearest(self) -> None:
+        while self.nearest.count():
+            item = self.nearest.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        threshold = self.threshold()
+        if not self.files:
+            self.nearest.addWidget(QLabel("The image files of this version's validation scores were not recorded."))
+        chosen = sorted(self.files, key=lambda f: abs(f[0] - threshold))[:NEAREST]
+        for score, label, path in sorted(chosen, key=lambda f: f[0]):
+            self.nearest.addWidget(self._near_widget(score, label, path, threshold))
+        self.nearest.addStretch(1)
+
+    def _near_widget(self, score: float, label: str, path: str, threshold: float) -> QWidget:
+        failed = score >= threshold
+        right = failed == (label == "defect")
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(4, 4, 4, 4)
+        picture = QLabel()
+        picture.setFixedSize(THUMB, THUMB)
+        picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        picture.setStyleSheet(f"border: 3px solid {'#3fb950' if right else '#f85149'};")
+        pixmap = self._pixmap(path)
+        if pixmap is not None:
+            picture.setPixmap(pixmap)
+        else:
+            picture.setText("unreadable")
+        caption = QLabel(f"{label} · {score:.4g}\n→ {'FAIL' if failed else 'PASS'}"
+                         + ("" if right else (" (false alarm)" if failed else " (missed)")))
+        caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(picture)
+        layout.addWidget(caption)
+        box.setToolTip(path)
+        return box
+
+    def _pixmap(self, path: str) -> QPixmap | None:
+        if path not in self._pixmaps:
+            try:
+                self._pixmaps[path] = to_pixmap(thumbnail(load_image(path), THUMB - 6))
+            except ImageLoadError:
+                self._pixmaps[path] = None
+        return self._pixmaps[path]
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt API
+        ref = self.job.ref()
+        if ref is None or self.calibration is None:
+            return False
+        chosen = self.threshold()
+        if not math.isclose(chosen, self.calibration.threshold, rel_tol=1e-9, abs_tol=1e-12):
+            moved = self.calibration.with_threshold(chosen)
+            self.store.update_meta(ref, {"calibration": moved.to_json()})
+            self.calibration = moved
+        return True
+
+
+def _scored_files(scores: dict[str, Any]) -> list[tuple[float, str, str]]:
+    """(score, 'good'/'defect', path) for every validation image whose file was recorded."""
+    found: list[tuple[float, str, str]] = []
+    for label in ("good", "defect"):
+        values, paths = scores.get(label, []), scores.get(f"{label}_files", [])
+        if len(paths) == len(values):
+            found += [(float(v), label, str(Path(p))) for v, p in zip(values, paths)]
+    return found

@@ -1,0 +1,130 @@
+"""What the chosen data holds, in the terms the wizard shows: counts, warnings, kinds and the calibration split.
+
+Computed once per change of folder or split and shared by the family, data and parameters pages (whether the
+data allows a family, which images the strip shows, how many images an epoch goes through). No Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inspector_app.core.datasets import MIN_GOOD_IMAGES, Sample, open_dataset, split_validation
+from inspector_app.core.errors import InspectorError
+from inspector_app.detectors.base import DEFECT, GOOD, MASK
+
+NEEDS_TEXT = {
+    frozenset({GOOD}): "good images only",
+    frozenset({GOOD, DEFECT}): "good and defect images",
+    frozenset({GOOD, DEFECT, MASK}): "good and defect images with masks",
+}
+
+
+def needs_text(needs: frozenset[str] | set[str]) -> str:
+    """'good images only', 'good and defect images' or 'good and defect images with masks'."""
+    return NEEDS_TEXT.get(frozenset(needs), " + ".join(sorted(needs)))
+
+
+@dataclass
+class DataSummary:
+    """Counts, warnings and the validation split of the data a job would train on."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+    kinds: set[str] = field(default_factory=set)
+    train_good: int = 0
+    train_defect: int = 0
+    val_good: int = 0
+    val_defect: int = 0
+    examples: list[Sample] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        """True when training can start at all: the data opened and has good images to hold out."""
+        return not self.error and self.train_good >= 1 and self.val_good >= 1
+
+    def missing_for(self, needs: frozenset[str] | set[str]) -> set[str]:
+        """Kinds of data a family needs that this data lacks."""
+        return set(needs) - self.kinds
+
+    def split_text(self) -> str:
+        """One line on what is held out for calibration."""
+        defects = f" and {self.val_defect} defect" if self.val_defect else ""
+        return (f"{self.val_good} good{defects} image(s) are held out for validation and calibration; "
+                f"{self.train_good} good" + (f" and {self.train_defect} defect" if self.train_defect else "")
+                + " image(s) are trained on.")
+
+
+def summarize(folders: list[str], extra_good: list[str], val_fraction: float, seed: int,
+              check_limit: int | None = 200, examples: int = 8) -> DataSummary:
+    """Open each folder and describe what training would use.
+
+    Args:
+        folders: dataset folders.
+        extra_good: loose good image files added to the training set.
+        val_fraction: the share held out for calibration.
+        seed: the split's seed (the same split the training job makes).
+        check_limit: image headers read per folder for the warnings.
+        examples: how many example images to pick for the thumbnail strip.
+
+    Returns:
+        The summary; ``error`` says why the data cannot be used.
+    """
+    summary = DataSummary()
+    samples: list[Sample] = []
+    for folder in folders:
+        try:
+            dataset = open_dataset(folder)
+        except InspectorError as exc:
+            summary.error = str(exc)
+            return summary
+        prefix = f"{Path(folder).name}/" if len(folders) > 1 else ""
+        summary.counts.update({prefix + k: v for k, v in dataset.counts().items()})
+        summary.warnings += dataset.check(check_limit)
+        samples += dataset.training_samples()
+        if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
+            summary.notes.append(f"{Path(folder).name}: MVTec layout — training uses train/good; test/ stays for evaluation")
+    extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
+    missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
+    if missing:
+        summary.warnings.append(f"{len(missing)} captured image(s) are missing: {', '.join(missing[:5])}")
+    if extra:
+        summary.counts["captured good"] = len(extra)
+    samples += [s for s in extra if s.path.is_file()]
+    if not folders and samples and len(samples) < MIN_GOOD_IMAGES:
+        summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
+    _describe_split(summary, samples, val_fraction, seed)
+    summary.examples = _examples(samples, examples)
+    if not folders and not samples:
+        summary.error = "choose a dataset folder"
+    return summary
+
+
+def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: float, seed: int) -> None:
+    train, val = split_validation(samples, val_fraction, seed)
+    summary.train_good = sum(s.label == GOOD for s in train)
+    summary.train_defect = sum(s.label == DEFECT for s in train)
+    summary.val_good = sum(s.label == GOOD for s in val)
+    summary.val_defect = sum(s.label == DEFECT for s in val)
+    if summary.train_good:
+        summary.kinds.add(GOOD)
+    defects = [s for s in samples if s.label == DEFECT]
+    if defects:
+        summary.kinds.add(DEFECT)
+        if all(s.mask_path is not None for s in defects):
+            summary.kinds.add(MASK)
+
+
+def _examples(samples: list[Sample], count: int) -> list[Sample]:
+    """Good images first, then up to half the strip of defects, spread over the data."""
+    good = [s for s in samples if s.label == GOOD]
+    defect = [s for s in samples if s.label == DEFECT]
+    take_defect = min(len(defect), count // 2)
+    take_good = min(len(good), count - take_defect)
+
+    def spread(items: list[Sample], n: int) -> list[Sample]:
+        return [items[i * len(items) // n] for i in range(n)] if n else []
+
+    return spread(good, take_good) + spread(defect, take_defect)

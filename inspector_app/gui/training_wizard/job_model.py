@@ -1,0 +1,106 @@
+"""The plain model every wizard page reads and writes: the training spec being built, then its results.
+
+No Qt here, so the wizard's state can be built, checked and written in tests without a widget, and the pages
+stay thin views over one object (as pymmcore-widgets' hardware wizard does with its shared model).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inspector_app.core.modelstore import ModelRef
+from inspector_app.gui.training_wizard.data_summary import DataSummary
+
+#: Keys of ``initial`` (a TrainingSpec-like dict) the wizard takes over.
+INITIAL_KEYS = ("family", "data", "extra_good", "config", "name", "val_fraction", "seed")
+
+
+@dataclass
+class TrainingJob:
+    """A training spec under construction plus what the training produced.
+
+    Attributes:
+        family: the detector family's kind.
+        data: dataset folders (MVTec or plain layout).
+        extra_good: loose good images (e.g. frames captured by the review queue).
+        name: the model name; versions are numbered v1, v2, ... under it.
+        config: the family's settings (the parameters page fills every key).
+        val_fraction: share of the training images held out for calibration.
+        seed: seed of the validation split and the training.
+        model: ``name@version`` once the child process has written the version.
+        history: loss curves received while training (``loss``, ``val_loss``, epoch numbers).
+        failure: why the last training did not produce a version ("" when it did).
+        notes: free text stored with the version.
+        label: a human name stored with the version (the folder stays vN).
+        activate: make the version active (and switch the running window to it) on Finish.
+        data_summary: what the chosen data holds (set by the data page; None until data is chosen).
+    """
+
+    family: str = "autoencoder"
+    data: list[str] = field(default_factory=list)
+    extra_good: list[str] = field(default_factory=list)
+    name: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.2
+    seed: int = 0
+    model: str | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    failure: str = ""
+    notes: str = ""
+    label: str = ""
+    activate: bool = True
+    data_summary: DataSummary | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_initial(cls, initial: dict[str, Any] | None) -> TrainingJob:
+        """A job pre-filled from a TrainingSpec-like dict; unknown keys are ignored."""
+        job = cls()
+        for key in INITIAL_KEYS:
+            if initial and initial.get(key) is not None:
+                value = initial[key]
+                setattr(job, key, list(value) if isinstance(value, (list, tuple)) else value)
+        if job.config:
+            job.config = dict(job.config)
+        return job
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON spec ``inspector-app train --spec`` reads; activation is left to the Finish page."""
+        return {
+            "family": self.family,
+            "data": [str(Path(d).expanduser().resolve()) for d in self.data],
+            "extra_good": list(self.extra_good),
+            "name": self.name,
+            "config": dict(self.config),
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+            "activate": False,
+        }
+
+    def write_spec(self, path: Path) -> Path:
+        """Write :meth:`spec` as JSON to ``path``."""
+        path.write_text(json.dumps(self.spec(), indent=2), encoding="utf-8")
+        return path
+
+    def ref(self) -> ModelRef | None:
+        """The trained version, once there is one."""
+        if not self.model:
+            return None
+        name, _, version = self.model.partition("@")
+        return ModelRef(name, version)
+
+    def start_training(self) -> None:
+        """Forget the results of an earlier attempt."""
+        self.model = None
+        self.failure = ""
+        self.history = {"epoch": [], "loss": [], "val_loss": []}
+
+    def record_epoch(self, event: dict[str, Any]) -> None:
+        """Keep one ``train`` progress event's losses for the curves."""
+        if not event.get("epoch"):
+            return
+        for key in ("epoch", "loss", "val_loss"):
+            value = event.get(key)
+            self.history.setdefault(key, []).append(float("nan") if value is None else float(value))

@@ -1,0 +1,162 @@
+"""Page 3: the family's settings with defaults that work, an Advanced section, a time estimate and the device.
+
+Defaults come from the family itself, so a fresh user only presses Next. The device line is what TensorFlow
+reports from a child process (see :mod:`.device_probe`), never from the GUI thread.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget, QWizardPage,
+)
+
+from inspector_app.core.errors import ModelStoreError
+from inspector_app.core.modelstore import ModelStore, check_name
+from inspector_app.detectors.registry import detector_class
+from inspector_app.gui.training_wizard.config_form import MAIN_KEYS, Editor, label_for, make_editor
+from inspector_app.gui.training_wizard.device_probe import CHECKING
+from inspector_app.gui.training_wizard.estimates import estimate_text
+from inspector_app.gui.training_wizard.job_model import TrainingJob
+
+
+def default_name(job: TrainingJob) -> str:
+    """The data folder's name made safe for the model store, e.g. 'magnetic_tile'."""
+    base = Path(job.data[0]).name if job.data else "model"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "model"
+    return safe[:64]
+
+
+class ParametersPage(QWizardPage):
+    """Model name, the family's settings (main + Advanced), the estimate and the device line."""
+
+    def __init__(self, job: TrainingJob, store: ModelStore) -> None:
+        super().__init__()
+        self.job = job
+        self.store = store
+        self.setTitle("3 · Parameters")
+        self.setSubTitle("The defaults suit most parts; change them only for a reason.")
+        self.name = QComboBox()
+        self.name.setEditable(True)
+        self.name.setToolTip("A new name starts a new model; an existing name adds a version to it")
+        self.version_hint = QLabel()
+        self.main_form = QFormLayout()
+        self.advanced_form = QFormLayout()
+        self.advanced = QWidget()
+        self.advanced.setLayout(self.advanced_form)
+        self.advanced.setVisible(False)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("▸ Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setAutoRaise(True)
+        self.advanced_toggle.toggled.connect(self._toggle_advanced)
+        self.reset = QPushButton("Reset to defaults")
+        self.reset.clicked.connect(self._reset)
+        self.estimate = QLabel()
+        self.estimate.setWordWrap(True)
+        self.device = QLabel(f"Device: {CHECKING}")
+        self.device.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #f85149;")
+        self.editors: dict[str, Editor] = {}
+        self._family = ""
+        name_row = QFormLayout()
+        name_row.addRow("Model name", self.name)
+        name_row.addRow("", self.version_hint)
+        layout = QVBoxLayout(self)
+        layout.addLayout(name_row)
+        layout.addLayout(self.main_form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.advanced_toggle)
+        buttons.addStretch(1)
+        buttons.addWidget(self.reset)
+        layout.addLayout(buttons)
+        layout.addWidget(self.advanced)
+        layout.addStretch(1)
+        for widget in (self.estimate, self.device, self.problem):
+            layout.addWidget(widget)
+        self.name.currentTextChanged.connect(self._update_hints)
+
+    def set_device(self, text: str) -> None:
+        """Show what TensorFlow found (called when the probe answers)."""
+        gpu = "GPU" in text
+        shown = text if gpu else text.replace("training will be slower", "this will be slower")
+        self.device.setText(f"Device: {shown}")
+        self.device.setStyleSheet("" if gpu or text == CHECKING else "color: #d29922;")
+        self._update_hints()
+        self._offer_mixed_precision()
+
+    def _offer_mixed_precision(self) -> None:
+        editor = self.editors.get("mixed_precision")
+        if editor is not None:
+            gpu = "GPU" in self.device.text()
+            editor.widget.setEnabled(gpu)
+            editor.widget.setToolTip("" if gpu else "needs a GPU; training on the CPU stays in float32")
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt API
+        self.name.blockSignals(True)
+        self.name.clear()
+        self.name.addItems(self.store.names())
+        self.name.setCurrentText(self.job.name or default_name(self.job))
+        self.name.blockSignals(False)
+        if self._family != self.job.family:
+            self._build_editors()
+        self._update_hints()
+
+    def _build_editors(self) -> None:
+        family = detector_class(self.job.family)
+        defaults = family.default_config()
+        for form in (self.main_form, self.advanced_form):
+            while form.rowCount():
+                form.removeRow(0)
+        self.editors = {}
+        main = [k for k in MAIN_KEYS if k in defaults]
+        rest = [k for k in defaults if k not in main]
+        for key in main + rest:
+            editor = make_editor(key, defaults[key], self._update_hints)
+            editor.set(self.job.config.get(key, defaults[key]))
+            (self.main_form if key in main else self.advanced_form).addRow(label_for(key), editor.widget)
+            self.editors[key] = editor
+        self.advanced_toggle.setVisible(bool(rest))
+        self._family = self.job.family
+        self._offer_mixed_precision()
+
+    def _toggle_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_toggle.setText(("▾" if shown else "▸") + " Advanced")
+
+    def _reset(self) -> None:
+        defaults = detector_class(self.job.family).default_config()
+        for key, editor in self.editors.items():
+            editor.set(defaults[key])
+
+    def config(self) -> dict[str, Any]:
+        return {key: editor.get() for key, editor in self.editors.items()}
+
+    def _update_hints(self) -> None:
+        name = self.name.currentText().strip()
+        try:
+            check_name(name)
+        except ModelStoreError as exc:
+            self.version_hint.setText("")
+            self.problem.setText(str(exc))
+        else:
+            self.problem.setText("")
+            existing = "adds a version to this model" if name in self.store.names() else "a new model"
+            self.version_hint.setText(f"will be saved as {name}@{self.store.next_version(name)} ({existing})")
+        summary = self.job.data_summary
+        images = summary.train_good + summary.train_defect if summary else 0
+        on_gpu = "GPU" in self.device.text()
+        self.estimate.setText("Time: " + estimate_text(self.job.family, self.config(), images, on_gpu))
+        self.completeChanged.emit()
+
+    def isComplete(self) -> bool:  # noqa: N802 - Qt API
+        return not self.problem.text() and bool(self.editors)
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt API
+        self.job.name = self.name.currentText().strip()
+        self.job.config = self.config()
+        return self.isComplete()

@@ -1,0 +1,77 @@
+"""Histogram of validation scores with a threshold line the user drags: good in green, defects in red.
+
+The line only reports where it is; the calibration page decides what to store. Bins are shared by both
+classes so their overlap (where the threshold trades false alarms for misses) is visible at a glance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+GOOD_BRUSH = (63, 185, 80, 170)
+DEFECT_BRUSH = (248, 81, 73, 170)
+LINE_COLOUR = "#d29922"
+
+
+def shared_bins(good: np.ndarray, defect: np.ndarray, threshold: float, count: int = 30) -> np.ndarray:
+    """Bin edges covering both classes and the threshold, with a little room either side."""
+    values = np.r_[good, defect, threshold].astype(np.float64)
+    low, high = float(values.min()), float(values.max())
+    span = max(high - low, abs(high) * 1e-3, 1e-9)
+    return np.linspace(low - 0.05 * span, high + 0.05 * span, count + 1)
+
+
+class ScoreHistogram(pg.PlotWidget):
+    """``set_scores`` draws the bars; dragging the line emits ``threshold_changed(float)``."""
+
+    threshold_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background="#161b22")
+        self.setMinimumSize(420, 260)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setLabel("bottom", "anomaly score")
+        self.setLabel("left", "images")
+        self.showGrid(y=True, alpha=0.15)
+        self.legend = self.addLegend(offset=(-10, 10))
+        self._good = pg.BarGraphItem(x=[], height=[], width=1, brush=GOOD_BRUSH, pen=None, name="good")
+        self._defect = pg.BarGraphItem(x=[], height=[], width=1, brush=DEFECT_BRUSH, pen=None, name="defect")
+        self.addItem(self._good)
+        self.addItem(self._defect)
+        self.line = pg.InfiniteLine(pos=0.0, angle=90, movable=True,
+                                    pen=pg.mkPen(LINE_COLOUR, width=3), hoverPen=pg.mkPen("#f0c050", width=4),
+                                    label="threshold", labelOpts={"position": 0.92, "color": LINE_COLOUR})
+        self.line.setCursor(Qt.CursorShape.SizeHorCursor)
+        self.addItem(self.line)
+        self.line.sigPositionChanged.connect(lambda line: self.threshold_changed.emit(float(line.value())))
+
+    def set_scores(self, good: np.ndarray, defect: np.ndarray, threshold: float) -> None:
+        """Draw both classes on shared bins and put the line at ``threshold``."""
+        good = np.asarray(good, np.float64)
+        defect = np.asarray(defect, np.float64)
+        edges = shared_bins(good, defect, threshold)
+        centres = (edges[:-1] + edges[1:]) / 2
+        width = float(edges[1] - edges[0])
+        good_counts, _ = np.histogram(good, edges)
+        defect_counts, _ = np.histogram(defect, edges)
+        self._good.setOpts(x=centres, height=good_counts, width=width * 0.9)
+        self._defect.setOpts(x=centres, height=defect_counts, width=width * 0.9)
+        if not len(defect):
+            self.legend.removeItem(self._defect)
+        self.line.setBounds((float(edges[0]), float(edges[-1])))
+        self.setXRange(float(edges[0]), float(edges[-1]), padding=0)
+        self.setYRange(0, max(int(good_counts.max(initial=0)), int(defect_counts.max(initial=0)), 1) * 1.15, padding=0)
+        self.set_threshold(threshold)
+
+    def set_threshold(self, value: float) -> None:
+        """Move the line without emitting ``threshold_changed``."""
+        self.line.blockSignals(True)
+        self.line.setValue(float(value))
+        self.line.blockSignals(False)
+
+    def threshold(self) -> float:
+        return float(self.line.value())
