@@ -1,7 +1,8 @@
 """Procedurally drawn sample parts with generated defects, so the demo and the tests need no downloaded data.
 
-A part is a machined round flange on a dark conveyor: brushed-metal texture, a centre bore, four bolt holes
-and a stamped ring, with small random variation in position, rotation and lighting as a real line has.
+A part is a machined round flange in a fixture on a dark conveyor: brushed-metal texture, a centre bore,
+four bolt holes and a stamped ring, with the small variation in position, rotation (a few degrees) and
+lighting that a real line has.
 Defects are drawn on top with a ground-truth mask: a ``scratch`` (thin bright or dark line), a ``hole``
 (dark pit) or a ``stain`` (soft discoloured blob). Everything is deterministic for a given seed.
 
@@ -45,7 +46,7 @@ def _draw_good_part(rng: np.random.Generator, n: int, variant: str) -> np.ndarra
     """A float32 RGB image of a good flange with natural line-to-line variation."""
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32)
     cx, cy = n / 2 + rng.normal(0, 2.0), n / 2 + rng.normal(0, 2.0)
-    angle = rng.uniform(0, 2 * np.pi)
+    angle = 0.3 + rng.normal(0, 0.04)  # parts sit in a fixture: a few degrees of play, not any rotation
     radius = n * 0.42
     gain = rng.normal(1.0, 0.03) * (1.25 if variant == "bright" else 1.0)
     # Conveyor background: dark, slightly textured.

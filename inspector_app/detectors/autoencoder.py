@@ -1,8 +1,10 @@
 """Convolutional autoencoder family: learns to rebuild good parts; what it cannot rebuild is anomalous.
 
 Trained on good images only. The anomaly map is the smoothed per-pixel reconstruction error (squared
-error, SSIM error, or both); the image score is a high percentile of that map, which is robust to a few
-noisy pixels yet still sees a small defect (a plain mean would dilute it).
+error, SSIM error, or both), standardised per pixel by how large that error is on good parts: edges and
+textures that the network always redraws imperfectly stop looking anomalous, and a small defect on a
+smooth area stands out. The image score is the map's maximum (or a high percentile), so a small defect
+counts fully instead of being diluted by a mean.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, P
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
+ERROR_MEAN_FILE = "error_mean.npy"
+ERROR_STD_FILE = "error_std.npy"
+#: Good images used to measure the typical per-pixel error after fitting.
+STATS_IMAGES = 300
 
 
 class AutoencoderDetector(Detector):
@@ -34,11 +40,18 @@ class AutoencoderDetector(Detector):
         super().__init__(config)
         self._model: Any = None
         self._forward: Any = None
+        self._error_mean: np.ndarray | None = None
+        self._error_std: np.ndarray | None = None
+        self._space: Any = None  # FeatureSpace when input_space == "features"
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
         return {
             "image_size": 128,
+            # "pixels" redraws the image; "features" redraws pretrained CNN features (textured parts).
+            "input_space": "pixels",
+            "backbone": "efficientnet_lite0",
+            "feature_bottleneck": 64,
             "channels": 0,  # 0 = decide from the data (1 for grey parts, 3 for colour)
             "bottleneck": 100,
             "base_filters": 32,
@@ -47,9 +60,10 @@ class AutoencoderDetector(Detector):
             "learning_rate": 5e-4,
             "augment": True,
             "early_stopping": 10,
-            "map_metric": "ssim+l2",
-            "smoothing_sigma": 2.0,
-            "score_percentile": 99.0,
+            "map_metric": "l2",
+            "smoothing_sigma": 1.5,
+            "standardise": True,
+            "score_percentile": 100.0,
             "seed": 0,
         }
 
@@ -58,13 +72,17 @@ class AutoencoderDetector(Detector):
         keras = runtime.keras()
         tf = runtime.tensorflow()
         keras.utils.set_random_seed(int(self.config["seed"]))
+        started = time.monotonic()
         if not self.config["channels"]:
             self.config["channels"] = 1 if _is_grey(data.good) else 3
-        train, val = self._prepare(data.good), self._prepare(data.val_good)
+        if self._uses_features:
+            progress(stage="fit", message="extracting pretrained features", fraction=0.0)
+            train, val = self._feature_inputs(data.good, data.val_good)
+        else:
+            train, val = self._prepare(data.good), self._prepare(data.val_good)
         epochs = int(self.config["epochs"])
-        started = time.monotonic()
         with runtime.distribution_strategy().scope():
-            model = self._build()
+            model = self._build(train.shape[-1])
             model.compile(optimizer=keras.optimizers.Adam(float(self.config["learning_rate"])), loss="mse")
         from inspector_app.detectors.keras_progress import make_progress_callback  # noqa: PLC0415
 
@@ -77,7 +95,7 @@ class AutoencoderDetector(Detector):
                 )
             )
         dataset = tf.data.Dataset.from_tensor_slices(train).shuffle(len(train), seed=int(self.config["seed"]))
-        if self.config["augment"]:
+        if self.config["augment"] and not self._uses_features:
             dataset = dataset.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
         dataset = dataset.map(lambda x: (x, x)).batch(int(self.config["batch_size"])).prefetch(2)
         validation = (val, val) if len(val) else None
@@ -85,12 +103,39 @@ class AutoencoderDetector(Detector):
         if callback.cancelled:
             raise TrainingCancelled("training cancelled by the user")
         self._set_model(model)
+        if self.config["standardise"]:
+            progress(stage="fit", message="measuring the typical error of good parts", fraction=1.0)
+            self._measure_error_statistics(data.good[:STATS_IMAGES])
         hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         return FitReport(len(hist.get("loss", [])), hist, time.monotonic() - started)
 
-    def _build(self) -> Any:
-        from inspector_app.detectors.autoencoder_network import build_autoencoder  # noqa: PLC0415
+    @property
+    def _uses_features(self) -> bool:
+        space = str(self.config["input_space"])
+        if space not in {"pixels", "features"}:
+            msg = f"input_space must be 'pixels' or 'features', got {space!r}"
+            raise ValueError(msg)
+        return space == "features"
 
+    def _feature_space(self) -> Any:
+        if self._space is None:
+            from inspector_app.detectors.autoencoder_features import FeatureSpace  # noqa: PLC0415
+
+            self._space = FeatureSpace(str(self.config["backbone"]), self.image_size)
+        return self._space
+
+    def _feature_inputs(self, good: np.ndarray, val_good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        space = self._feature_space()
+        train = space.raw(good)
+        space.fit_statistics(train)
+        val = space.raw(val_good) if len(val_good) else train[:0]
+        return space.standardise(train), space.standardise(val)
+
+    def _build(self, channels: int) -> Any:
+        from inspector_app.detectors.autoencoder_network import build_autoencoder, build_feature_autoencoder  # noqa: PLC0415
+
+        if self._uses_features:
+            return build_feature_autoencoder(channels, int(self.config["feature_bottleneck"]))
         return build_autoencoder(
             self.image_size, int(self.config["channels"]), int(self.config["bottleneck"]),
             int(self.config["base_filters"]),
@@ -105,12 +150,32 @@ class AutoencoderDetector(Detector):
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             msg = f"infer expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
             raise ValueError(msg)
-        x = self._prepare(images)
-        rebuilt = self._forward(x).numpy()
-        maps = self._error_maps(x, rebuilt)
-        maps = smooth_maps(maps, float(self.config["smoothing_sigma"]))
+        maps = self._smoothed_errors(images)
+        if self._error_mean is not None and self._error_std is not None:
+            maps = (maps - self._error_mean) / self._error_std
         scores = robust_scores(maps, float(self.config["score_percentile"]))
         return Inference(scores, upsample_maps(maps, images.shape[1], images.shape[2]))
+
+    def _smoothed_errors(self, images: np.ndarray) -> np.ndarray:
+        """Reconstruction error at the model's input size (S×S), smoothed."""
+        if self._uses_features:
+            space = self._feature_space()
+            x = space.standardise(space.raw(images))
+            errors = np.mean((x - self._forward(x).numpy()) ** 2, axis=-1)
+            maps = upsample_maps(errors, self.image_size, self.image_size)
+        else:
+            x = self._prepare(images)
+            maps = self._error_maps(x, self._forward(x).numpy())
+        return smooth_maps(maps, float(self.config["smoothing_sigma"]))
+
+    def _measure_error_statistics(self, good: np.ndarray) -> None:
+        """Per-pixel mean and spread of the error on good parts; the spread gets a floor so a pixel that
+        is always redrawn perfectly does not turn noise into a huge standardised error."""
+        errors = np.concatenate([self._smoothed_errors(good[i : i + 16]) for i in range(0, len(good), 16)])
+        std = errors.std(axis=0)
+        floor = max(float(np.median(std)) * 0.5, 1e-6)
+        self._error_mean = errors.mean(axis=0).astype(np.float32)
+        self._error_std = np.maximum(std, floor).astype(np.float32)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         """The network's redrawing of each image (uint8), for the 'what the model expected' view."""
@@ -149,7 +214,13 @@ class AutoencoderDetector(Detector):
 
     # -- files ------------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:
-        self._model.save(Path(folder) / MODEL_FILE)
+        folder = Path(folder)
+        self._model.save(folder / MODEL_FILE)
+        if self._uses_features:
+            self._feature_space().save(folder)
+        if self._error_mean is not None and self._error_std is not None:
+            np.save(folder / ERROR_MEAN_FILE, self._error_mean, allow_pickle=False)
+            np.save(folder / ERROR_STD_FILE, self._error_std, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> AutoencoderDetector:
@@ -158,6 +229,11 @@ class AutoencoderDetector(Detector):
         path = Path(folder) / MODEL_FILE
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
         detector._set_model(model)
+        if detector._uses_features:
+            detector._feature_space().load(Path(folder))
+        if detector.config["standardise"]:
+            detector._error_mean = np.load(Path(folder) / ERROR_MEAN_FILE, allow_pickle=False)
+            detector._error_std = np.load(Path(folder) / ERROR_STD_FILE, allow_pickle=False)
         return detector
 
 

@@ -37,3 +37,20 @@ def build_autoencoder(image_size: int, channels: int, bottleneck: int, base_filt
         x = layers.LeakyReLU(0.1, name=f"dec_act{i}")(x)
     outputs = layers.Conv2D(channels, 3, padding="same", activation="sigmoid", name="reconstruction")(x)
     return keras.Model(inputs, outputs, name="conv_autoencoder")
+
+
+def build_feature_autoencoder(channels: int, bottleneck: int, hidden: int = 128) -> Any:
+    """An autoencoder over pretrained feature vectors, built from 1×1 convolutions.
+
+    Each feature-map position is redrawn from a ``bottleneck``-channel code; it works on maps of any size.
+    """
+    keras = runtime.keras()
+    layers = keras.layers
+    inputs = keras.Input((None, None, channels), name="features")
+    x = layers.Conv2D(hidden, 1, name="fenc_conv0")(inputs)
+    x = layers.LeakyReLU(0.1, name="fenc_act0")(x)
+    code = layers.Conv2D(bottleneck, 1, name="fbottleneck")(x)
+    x = layers.Conv2D(hidden, 1, name="fdec_conv0")(code)
+    x = layers.LeakyReLU(0.1, name="fdec_act0")(x)
+    outputs = layers.Conv2D(channels, 1, name="freconstruction")(x)
+    return keras.Model(inputs, outputs, name="feature_autoencoder")

@@ -68,3 +68,27 @@ def test_a_defect_scores_higher_than_good_parts() -> None:
     good_scores = detector.infer(np.stack([render_part(300 + i, 64)[0] for i in range(6)])).scores
     stained = np.stack([render_part(400 + i, 64, defect="stain")[0] for i in range(6)])
     assert np.median(detector.infer(stained).scores) > np.median(good_scores)
+
+
+def test_feature_space_autoencoder_round_trip(tmp_path: Path) -> None:
+    """The feature-space variant saves only its small network and statistics, and reloads identically."""
+    good = np.stack([render_part(i, 64)[0] for i in range(12)])
+    config = {"image_size": 64, "epochs": 2, "input_space": "features", "feature_bottleneck": 16, "smoothing_sigma": 2.0}
+    detector = AutoencoderDetector(config)
+    detector.fit(TrainingData(good=good[:9], val_good=good[9:]), Progress())
+    folder = tmp_path / "version"
+    folder.mkdir()
+    detector.save(folder)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "error_mean.npy", "error_std.npy", "feature_mean.npy", "feature_std.npy", "model.keras"]
+    again = AutoencoderDetector.load(folder, detector.config)
+    images = np.stack([render_part(70, 64)[0], render_part(71, 64, defect="hole")[0]])
+    first = detector.infer(images)
+    np.testing.assert_allclose(first.scores, again.infer(images).scores, rtol=1e-4)
+    assert first.maps.shape == (2, 64, 64)
+
+
+def test_unknown_input_space_is_a_clear_error() -> None:
+    detector = AutoencoderDetector({"input_space": "voxels"})
+    with pytest.raises(ValueError, match="input_space must be"):
+        detector.fit(TrainingData(good=np.zeros((2, 16, 16, 3), np.uint8), val_good=np.zeros((1, 16, 16, 3), np.uint8)), Progress())

@@ -1,0 +1,65 @@
+"""Feature space for the autoencoder family: frozen pretrained CNN features instead of pixels.
+
+Textured parts (castings, tiles, fabric) vary too much pixel by pixel for a small pixel autoencoder;
+redrawing pretrained features (two stages, the deeper one upsampled to the shallower) keeps what matters
+about texture and shape, and the reconstruction error becomes a sharp anomaly map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector_app.core.imaging import resize
+from inspector_app.detectors import runtime
+
+MEAN_FILE = "feature_mean.npy"
+STD_FILE = "feature_std.npy"
+
+
+class FeatureSpace:
+    """Turns uint8 images into standardised feature maps (N × h × w × C) with one compiled function."""
+
+    def __init__(self, backbone: str, image_size: int) -> None:
+        from inspector_app.detectors.backbones import build_feature_extractor  # noqa: PLC0415
+
+        tf = runtime.tensorflow()
+        self.image_size = image_size
+        extractor = build_feature_extractor(backbone)
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+        def features(x: Any) -> Any:
+            shallow, deep = extractor(x, training=False)
+            size = tf.shape(shallow)[1:3]
+            deep = tf.image.resize(deep, size, method="bilinear")
+            return tf.concat([shallow, deep], axis=-1)
+
+        self._features = tf.function(features, reduce_retracing=True)
+
+    def raw(self, images: np.ndarray, batch: int = 16) -> np.ndarray:
+        size = self.image_size
+        out = []
+        for start in range(0, len(images), batch):
+            chunk = images[start : start + batch]
+            chunk = np.stack([resize(im, size) if im.shape[:2] != (size, size) else im for im in chunk])
+            out.append(self._features(chunk.astype(np.float32)).numpy())
+        return np.concatenate(out)
+
+    def fit_statistics(self, features: np.ndarray) -> None:
+        flat = features.reshape(-1, features.shape[-1])
+        self.mean = flat.mean(axis=0).astype(np.float32)
+        self.std = np.maximum(flat.std(axis=0), 1e-4).astype(np.float32)
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.mean) / self.std
+
+    def save(self, folder: Path) -> None:
+        np.save(Path(folder) / MEAN_FILE, self.mean, allow_pickle=False)
+        np.save(Path(folder) / STD_FILE, self.std, allow_pickle=False)
+
+    def load(self, folder: Path) -> None:
+        self.mean = np.load(Path(folder) / MEAN_FILE, allow_pickle=False)
+        self.std = np.load(Path(folder) / STD_FILE, allow_pickle=False)
