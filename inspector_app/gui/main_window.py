@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
         self.generation += 1
         self.worker.mailbox.clear()
         self.stats.reset()
+        self.worker.mailbox.dropped = 0  # drops are counted per source and model, like the other counters
         self.chart.clear_scores()
         self.latest = None
         self.source_spec = spec
@@ -296,6 +297,7 @@ class MainWindow(QMainWindow):
         if self.reader is not None:
             self.reader.generation = self.generation
         self.stats.reset()
+        self.worker.mailbox.dropped = 0  # drops are counted per source and model, like the other counters
         self.chart.clear_scores()
         self.latest = None
         self.model_panel.refresh(select=model.ref)

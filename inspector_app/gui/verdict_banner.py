@@ -57,5 +57,5 @@ class VerdictBanner(QWidget):
         self._detail.setText(detail)
 
     def show_verdict(self, failed: bool, score: float, threshold: float, normalised: float) -> None:
-        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {normalised:.2f}×"
+        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {max(normalised, 0.0):.2f}× threshold"
         self.set_state(BannerState.FAIL if failed else BannerState.PASS, detail)

@@ -70,6 +70,8 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream", action="store_true",
                    help="also measure the live pipeline: stream vs model-only throughput, overlay time, launch time, memory")
     p.add_argument("--frames", type=int, default=10000, help="with --stream: frames for the memory figure (0 = skip)")
+    p.add_argument("--training", action="store_true", help="seconds per epoch (or per fit) of each family's training on --data")
+    p.add_argument("--epochs", type=int, default=2, help="with --training: epochs to time per family")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 
@@ -222,6 +224,12 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
 def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
     from inspector_app.jobs.bench import bench_model  # noqa: PLC0415
 
+    if args.training:
+        from inspector_app.jobs.train_bench import bench_training, format_training_bench  # noqa: PLC0415
+
+        report = bench_training(args.data, epochs=args.epochs)
+        print(json.dumps(report, indent=2) if args.json else format_training_bench(report))
+        return 0
     model = load_model(store, args.model)
     path = Path(args.data)
     try:

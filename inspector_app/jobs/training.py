@@ -74,8 +74,9 @@ def load_training_data(detector: Detector, samples: list[Sample], spec: Training
         return load_images(chosen, size, on_error=on_error, progress=report)
 
     good, _ = load([s for s in train if s.label == "good"], "good images")
-    val_good, _ = load([s for s in val if s.label == "good"], "validation images")
+    val_good, val_good_loaded = load([s for s in val if s.label == "good"], "validation images")
     data = TrainingData(good=good, val_good=val_good)
+    val_defect_loaded: list[Sample] = []
     if DEFECT in detector.needs or any(s.label == "defect" for s in val):
         defect, defect_loaded = load([s for s in train if s.label == "defect"], "defect images")
         val_defect, val_defect_loaded = load([s for s in val if s.label == "defect"], "validation defects")
@@ -95,6 +96,9 @@ def load_training_data(detector: Detector, samples: list[Sample], spec: Training
         "val_fraction": spec.val_fraction,
         "seed": spec.seed,
     }
+    # Popped by run_training into meta["validation_scores"] (the wizard shows the images nearest the threshold).
+    data.summary["val_files"] = {"good": [str(s.path) for s in val_good_loaded],
+                                 "defect": [str(s.path) for s in val_defect_loaded]}
     return data
 
 
@@ -116,6 +120,7 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
     progress(stage="device", message=device)
     log.info("training %s on %s", spec.family, device)
     data = load_training_data(detector, gather_samples(spec), spec, progress)
+    val_files = data.summary.pop("val_files")
     check_needs(detector, data)
     progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
     report = detector.fit(data, progress)
@@ -142,6 +147,8 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
         "validation_scores": {
             "good": [float(s) for s in good_out.scores],
             "defect": [] if defect_scores is None else [float(s) for s in defect_scores],
+            "good_files": val_files["good"],
+            "defect_files": val_files["defect"] if defect_scores is not None else [],
         },
         "metrics": {},
         "device": device,

@@ -16,18 +16,24 @@ from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
 #: Settings shown in the main section, in this order, when the family has them; the rest go under Advanced.
-MAIN_KEYS = ("image_size", "epochs", "batch_size", "learning_rate", "backbone", "augment", "early_stopping",
-             "mixed_precision")
+MAIN_KEYS = ("image_size", "epochs", "batch_size", "learning_rate", "input_space", "backbone", "augment",
+             "early_stopping", "mixed_precision")
 LABELS = {
     "image_size": "Image size (px)",
     "epochs": "Epochs",
     "batch_size": "Batch size",
     "learning_rate": "Learning rate",
+    "input_space": "Learn from (pixels, or pretrained features)",
     "backbone": "Backbone",
     "augment": "Augmentation (flips, brightness)",
     "early_stopping": "Early stopping (patience in epochs, 0 = off)",
     "mixed_precision": "Mixed precision (float16 on a supporting GPU)",
 }
+#: Settings with a known set of values get a drop-down (still editable, for values added later).
+CHOICES = {"input_space": ("pixels", "features"), "map_metric": ("l2", "ssim", "ssim+l2")}
+#: Settings that only matter when another setting has a given value (greyed out otherwise).
+DEPENDS_ON = {"backbone": ("input_space", "features"), "feature_bottleneck": ("input_space", "features")}
+EDITOR_WIDTH = 200
 INT_RANGES = {"image_size": (16, 2048, 16), "epochs": (1, 10000, 1), "batch_size": (1, 4096, 1),
               "early_stopping": (0, 1000, 1)}
 
@@ -58,6 +64,13 @@ class Editor:
 
 def make_editor(key: str, default: Any, on_change: Callable[[], None]) -> Editor:
     """An editor for ``key`` whose kind follows the type of ``default``."""
+    editor = _editor(key, default, on_change)
+    if not isinstance(editor.widget, QCheckBox):
+        editor.widget.setMinimumWidth(EDITOR_WIDTH)
+    return editor
+
+
+def _editor(key: str, default: Any, on_change: Callable[[], None]) -> Editor:
     if isinstance(default, bool):
         box = QCheckBox()
         box.toggled.connect(lambda _=False: on_change())
@@ -69,10 +82,11 @@ def make_editor(key: str, default: Any, on_change: Callable[[], None]) -> Editor
         spin.setSingleStep(step)
         spin.valueChanged.connect(lambda _=0: on_change())
         return Editor(key, spin, spin.value, lambda v: spin.setValue(int(v)))
-    if key == "backbone" and isinstance(default, str):
+    if isinstance(default, str) and (key == "backbone" or key in CHOICES):
         combo = QComboBox()
         combo.setEditable(True)
-        combo.addItems(backbone_choices() or [default])
+        options = list(CHOICES.get(key, ())) or backbone_choices()
+        combo.addItems(options if default in options else [default, *options])
         combo.currentTextChanged.connect(lambda _="": on_change())
         return Editor(key, combo, combo.currentText, lambda v: combo.setCurrentText(str(v)))
     edit = QLineEdit()

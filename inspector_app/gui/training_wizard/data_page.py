@@ -20,7 +20,7 @@ from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 THUMB = 88
-WARN_COLOUR = "#d29922"
+WARN_COLOUR = "#9a6700"
 
 
 class DataPage(QWizardPage):
@@ -34,13 +34,15 @@ class DataPage(QWizardPage):
                          "or the plain layout (good/, defect/, masks/).")
         self.folder_option = QRadioButton("Dataset folder")
         self.folder_option.setChecked(True)
-        self.captures_option = QRadioButton("Images captured by the review queue")
+        self.captures_option = QRadioButton("Images captured by the review queue (available once the review queue "
+                                            "is part of the app)")
         self.captures_option.setEnabled(False)
         self.captures_option.setToolTip("Available once the review queue is part of the app")
         self.folder = QLineEdit(job.data[0] if job.data else "")
         self.folder.setPlaceholderText("folder holding train/ and test/, or good/ and defect/")
         self.browse = QPushButton("Browse…")
         self.extra = QLabel()
+        self.more_folders = list(job.data[1:])  # a spec may name several; the field shows the first
         self.val_percent = QDoubleSpinBox()
         self.val_percent.setRange(5, 50)
         self.val_percent.setSuffix(" %")
@@ -50,11 +52,13 @@ class DataPage(QWizardPage):
         self.counts.setHorizontalHeaderLabels(["folder", "images"])
         self.counts.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.counts.verticalHeader().hide()
-        self.counts.setMaximumHeight(170)
+        self.counts.verticalHeader().setDefaultSectionSize(24)
+        self.counts.setFixedHeight(8 * 24 + 32)  # an MVTec set with five defect types fits without scrolling
         self.strip = QHBoxLayout()
         self.messages = QLabel()
         self.messages.setWordWrap(True)
         self.messages.setTextFormat(Qt.TextFormat.RichText)
+        self.messages.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self._build_layout()
         self._rescan_timer = QTimer(self)
         self._rescan_timer.setSingleShot(True)
@@ -90,8 +94,10 @@ class DataPage(QWizardPage):
         layout.addStretch(1)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
+        extra = [f"also the folder(s) {', '.join(self.more_folders)}"] if self.more_folders else []
         if self.job.extra_good:
-            self.extra.setText(f"plus {len(self.job.extra_good)} captured good image(s) given when the wizard opened")
+            extra.append(f"{len(self.job.extra_good)} captured good image(s)")
+        self.extra.setText(("Plus " + " and ".join(extra) + ", given when the wizard opened.") if extra else "")
         self.rescan()
 
     def _browse(self) -> None:
@@ -102,7 +108,7 @@ class DataPage(QWizardPage):
 
     def folders(self) -> list[str]:
         text = self.folder.text().strip()
-        return [text] if text else []
+        return ([text] if text else []) + self.more_folders
 
     def rescan(self) -> None:
         """Re-read the folder and show what training would use."""
@@ -112,7 +118,7 @@ class DataPage(QWizardPage):
         summary = summarize(self.job.data, self.job.extra_good, self.job.val_fraction, self.job.seed)
         self.job.data_summary = summary
         self.counts.setRowCount(len(summary.counts))
-        for row, (group, count) in enumerate(sorted(summary.counts.items())):
+        for row, (group, count) in enumerate(sorted(summary.counts.items(), key=_training_first)):
             self.counts.setItem(row, 0, QTableWidgetItem(group))
             item = QTableWidgetItem(str(count))
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -138,16 +144,17 @@ class DataPage(QWizardPage):
         summary = self.job.data_summary
         assert summary is not None
         if summary.error:
-            return f"<p style='color:#f85149'><b>Cannot use this data:</b> {_escape(summary.error)}</p>"
-        parts = [f"<p><b>Validation split:</b> {_escape(summary.split_text())}</p>"]
+            return f"<p style='color:#cf222e'><b>Cannot use this data:</b> {_escape(summary.error)}</p>"
+        uses_defects = "defect" in detector_class(self.job.family).needs
+        parts = [f"<p><b>Validation split:</b> {_escape(summary.split_text(uses_defects))}</p>"]
         problem = self._family_problem()
         if problem:
-            parts.append(f"<p style='color:#f85149'><b>{_escape(problem)}</b></p>")
+            parts.append(f"<p style='color:#cf222e'><b>{_escape(problem)}</b></p>")
         for warning in summary.warnings:
             parts.append(f"<p style='color:{WARN_COLOUR}'>⚠ {_escape(warning)}</p>")
         if not summary.warnings:
-            parts.append("<p style='color:#3fb950'>✓ No problems found in the image headers checked.</p>")
-        parts += [f"<p style='color:#8b949e'>{_escape(note)}</p>" for note in summary.notes]
+            parts.append("<p style='color:#1a7f37'>✓ No problems found in the image headers checked.</p>")
+        parts += [f"<p style='color:#57606a'>{_escape(note)}</p>" for note in summary.notes]
         return "".join(parts)
 
     def _fill_strip(self) -> None:
@@ -179,11 +186,18 @@ def _thumb_widget(path: Path, caption: str) -> QWidget:
         picture.setToolTip(exc.reason)
     text = QLabel(caption)
     text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    text.setStyleSheet("color: #f85149;" if caption != "good" else "")
+    text.setStyleSheet("color: #cf222e;" if caption != "good" else "")
     layout.addWidget(picture)
     layout.addWidget(text)
     box.setToolTip(str(path))
     return box
+
+
+def _training_first(item: tuple[str, int]) -> tuple[bool, str]:
+    """Sort key: the folders training learns from (train/good, good, captures) before the others."""
+    group = item[0]
+    learned = group.endswith(("train/good", "captured good")) or group.split("/")[-1] == "good" and "test" not in group
+    return not learned, group
 
 
 def _escape(text: str) -> str:

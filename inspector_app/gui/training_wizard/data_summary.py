@@ -49,12 +49,14 @@ class DataSummary:
         """Kinds of data a family needs that this data lacks."""
         return set(needs) - self.kinds
 
-    def split_text(self) -> str:
-        """One line on what is held out for calibration."""
+    def split_text(self, uses_defects: bool = True) -> str:
+        """One line on what is held out for calibration and what is left to learn from."""
         defects = f" and {self.val_defect} defect" if self.val_defect else ""
-        return (f"{self.val_good} good{defects} image(s) are held out for validation and calibration; "
-                f"{self.train_good} good" + (f" and {self.train_defect} defect" if self.train_defect else "")
-                + " image(s) are trained on.")
+        held = f"{self.val_good} good{defects} image(s) are held out for validation and calibration; "
+        if uses_defects and self.train_defect:
+            return held + f"{self.train_good} good and {self.train_defect} defect image(s) are trained on."
+        unused = f" ({self.train_defect} defect image(s) are not used by this family)" if self.train_defect else ""
+        return held + f"{self.train_good} good image(s) are trained on{unused}."
 
 
 def summarize(folders: list[str], extra_good: list[str], val_fraction: float, seed: int,
@@ -85,7 +87,8 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         summary.warnings += dataset.check(check_limit)
         samples += dataset.training_samples()
         if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
-            summary.notes.append(f"{Path(folder).name}: MVTec layout — training uses train/good; test/ stays for evaluation")
+            summary.notes.append(f"{Path(folder).name}: MVTec layout — training uses train/good; "
+                                 "test/ stays for evaluation")
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:

@@ -1,30 +1,33 @@
 """Rough training-time estimates for the parameters page, from constants measured on the reference CPU.
 
-An operator choosing 256 px instead of 128 px should see that an epoch takes about six times longer before
+An operator choosing 256 px instead of 128 px should see that an epoch takes several times longer before
 starting a run. Constants come from ``inspector_app.jobs.train_bench`` on ``../shared/data/magnetic_tile``
-(2 CPU cores, shared with another job: load average ≈ 3.8); measured figures are in the docstrings below.
-Families without a constant get no estimate rather than a made-up one.
+(571 training images, 2 CPU cores shared with other jobs, so the same run varied by up to 2× with the load).
+Settings without a constant (e.g. the autoencoder on pretrained features) get no estimate rather than a
+made-up one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Autoencoder seconds per training image per epoch at 128 px and base_filters 32, validation included.
-#: Measured: 571 images, 19.5 s/epoch at 128 px, 3.1 s/epoch at 64 px (2 cores, load ≈ 3.8).
-AUTOENCODER_S_PER_IMAGE_128 = 0.034
-#: Cost grows faster than the pixel count (the dense bottleneck grows with it): 64 → 128 px is × 6.2.
-AUTOENCODER_SIZE_EXPONENT = 2.6
-#: Conv cost against base_filters (filters in × filters out); measured 4.4 s/epoch at 16 against 19.5 s at 32.
-AUTOENCODER_FILTER_EXPONENT = 2.0
-#: Patch memory: seconds per training image for one fit at 224 px (feature extraction + coreset), provisional.
+#: Autoencoder (pixel input) seconds per training image per epoch at 128 px and base_filters 32, validation
+#: included. Measured: 9.8 s/epoch (load average 2.4), 15.2 s (load 1.9→4.2), 19.5 s (load 3.8).
+AUTOENCODER_S_PER_IMAGE_128 = 0.026
+#: Cost against image size: 64 → 128 px measured × 3.2 to × 6.2 depending on load.
+AUTOENCODER_SIZE_EXPONENT = 2.2
+#: Cost against base_filters: 16 → 32 measured × 3.1 to × 4.5.
+AUTOENCODER_FILTER_EXPONENT = 1.8
+#: Patch memory: seconds per training image for one fit at 224 px. Provisional (the family was not installed
+#: yet): EfficientNet-Lite0 features measured 0.048 s/image at 224 px (load ≈ 4), plus an allowance for the
+#: coreset; replace it with the figure ``train_bench`` prints once the family lands.
 PATCH_MEMORY_S_PER_IMAGE_224 = 0.08
 
 
 def epoch_seconds(family: str, config: dict[str, Any], images: int) -> float | None:
     """Seconds per epoch (epoch families) or per fit (patch memory); None when there is no constant."""
     size = float(config.get("image_size", 128))
-    if family == "autoencoder":
+    if family == "autoencoder" and config.get("input_space", "pixels") == "pixels":
         filters = float(config.get("base_filters", 32))
         return (images * AUTOENCODER_S_PER_IMAGE_128 * (size / 128) ** AUTOENCODER_SIZE_EXPONENT
                 * (filters / 32) ** AUTOENCODER_FILTER_EXPONENT)
@@ -47,7 +50,7 @@ def estimate_text(family: str, config: dict[str, Any], images: int, on_gpu: bool
     seconds = epoch_seconds(family, config, images)
     where = "this computer's GPU (likely faster)" if on_gpu else "this CPU"
     if seconds is None:
-        return f"no time estimate for {family} yet"
+        return f"no time estimate for {family} with these settings yet"
     if "epochs" not in config:
         return f"≈ {duration_text(seconds)} to fit on {where} ({images} images; no epochs)"
     epochs = int(config["epochs"])

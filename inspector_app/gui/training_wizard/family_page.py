@@ -11,11 +11,14 @@ from typing import Any
 
 from PySide6.QtWidgets import QButtonGroup, QFrame, QLabel, QRadioButton, QVBoxLayout, QWizardPage
 
-from inspector_app.detectors.registry import available_families
+from inspector_app.detectors.registry import FAMILIES, available_families
 from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
-OK_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR = "#3fb950", "#f85149", "#8b949e"
+OK_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR = "#1a7f37", "#cf222e", "#57606a"
+ADVICE = ("Not sure? Start with a family that needs good images only: it learns what a good part looks like and "
+          "flags anything that differs, including defects nobody has seen yet. Families that learn from defect "
+          "images (and masks) need labelled examples, and catch the defect types they were shown more reliably.")
 
 
 class FamilyPage(QWizardPage):
@@ -33,8 +36,18 @@ class FamilyPage(QWizardPage):
         layout = QVBoxLayout(self)
         for family in self.families:
             layout.addWidget(self._family_box(family))
+        missing = [kind for kind in FAMILIES if kind not in {f.kind for f in self.families}]
+        if missing and families is None:
+            note = QLabel(f"Not available in this installation: {', '.join(missing)}.")
+            note.setStyleSheet(f"color: {NEUTRAL_COLOUR};")
+            layout.addWidget(note)
         if not self.families:
             layout.addWidget(QLabel("No detector family is installed; reinstall inspector-app."))
+        advice = QLabel(ADVICE)
+        advice.setWordWrap(True)
+        advice.setStyleSheet(f"color: {NEUTRAL_COLOUR};")
+        layout.addSpacing(12)
+        layout.addWidget(advice)
         layout.addStretch(1)
         self.group.buttonToggled.connect(lambda *_: self.completeChanged.emit())
         chosen = self.buttons.get(job.family) or next(iter(self.buttons.values()), None)

@@ -7,29 +7,38 @@ versions stay in the store, so the Model menu can roll back to any of them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QVBoxLayout, QWizardPage,
 )
 
 from inspector_app.core.modelstore import ModelStore
+from inspector_app.detectors.base import DEFECT
+from inspector_app.detectors.registry import detector_class
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 
-def version_summary(meta: dict, ref: str) -> str:
-    """A few lines about the new version for the Finish page."""
+def version_summary(meta: dict[str, Any], ref: str, active: str | None) -> str:
+    """A few lines about the new version (and what is active now) for the Finish page."""
     data = meta.get("training_data", {})
     fit = meta.get("fit", {})
     calibration = meta.get("calibration", {})
     scores = meta.get("validation_scores", {})
+    try:
+        uses_defects = DEFECT in detector_class(str(meta.get("family"))).needs
+    except ValueError:
+        uses_defects = bool(data.get("train_defect"))
     lines = [
         f"<b>{ref}</b> — {meta.get('title', meta.get('family', '?'))}",
         f"trained on {data.get('train_good', '?')} good image(s)"
-        + (f" and {data['train_defect']} defect image(s)" if data.get("train_defect") else "")
+        + (f" and {data['train_defect']} defect image(s)" if uses_defects and data.get("train_defect") else "")
         + f", {fit.get('epochs_run', 0)} epoch(s) in {meta.get('train_seconds', fit.get('seconds', 0)):.0f} s",
         f"threshold {calibration.get('threshold', float('nan')):.4g} ({calibration.get('method', '')})",
         f"validated on {len(scores.get('good', []))} good"
         + (f" and {len(scores['defect'])} defect" if scores.get("defect") else "") + " held-out image(s)",
+        f"currently active: {active or 'nothing yet'}",
     ]
     return "<br>".join(lines)
 
@@ -59,7 +68,7 @@ class FinishPage(QWizardPage):
         self.discard.setToolTip("Delete the new version; the active model stays as it is")
         self.discard.clicked.connect(self.discard_requested.emit)
         hint = QLabel("Earlier versions stay available: Model ▸ Roll back to version.")
-        hint.setStyleSheet("color: #8b949e;")
+        hint.setStyleSheet("color: #57606a;")
         form = QFormLayout()
         form.addRow("Label", self.label)
         form.addRow("Notes", self.notes)
@@ -69,16 +78,19 @@ class FinishPage(QWizardPage):
         layout.addLayout(form)
         layout.addWidget(self.activate)
         layout.addWidget(hint)
-        layout.addStretch(1)
+        layout.addSpacing(16)
         row = QHBoxLayout()
-        row.addStretch(1)
+        row.addWidget(QLabel("Not good enough?"))
         row.addWidget(self.discard)
+        row.addStretch(1)
         layout.addLayout(row)
+        layout.addStretch(1)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
         ref = self.job.ref()
         if ref is not None:
-            self.summary.setText(version_summary(self.store.meta(ref), str(ref)))
+            active = self.store.active()
+            self.summary.setText(version_summary(self.store.meta(ref), str(ref), str(active) if active else None))
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt API
         ref = self.job.ref()

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget, QWizardPage,
+    QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget,
+    QWizardPage,
 )
 
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.modelstore import ModelStore, check_name
 from inspector_app.detectors.registry import detector_class
-from inspector_app.gui.training_wizard.config_form import MAIN_KEYS, Editor, label_for, make_editor
+from inspector_app.gui.training_wizard.config_form import DEPENDS_ON, MAIN_KEYS, Editor, label_for, make_editor
 from inspector_app.gui.training_wizard.device_probe import CHECKING
 from inspector_app.gui.training_wizard.estimates import estimate_text
 from inspector_app.gui.training_wizard.job_model import TrainingJob
@@ -60,32 +61,45 @@ class ParametersPage(QWizardPage):
         self.device = QLabel(f"Device: {CHECKING}")
         self.device.setWordWrap(True)
         self.problem = QLabel()
-        self.problem.setStyleSheet("color: #f85149;")
+        self.problem.setStyleSheet("color: #cf222e;")
         self.editors: dict[str, Editor] = {}
         self._family = ""
+        self._build_layout()
+        self.name.currentTextChanged.connect(self._update_hints)
+
+    def _build_layout(self) -> None:
+        self.name.setMinimumWidth(320)
         name_row = QFormLayout()
         name_row.addRow("Model name", self.name)
         name_row.addRow("", self.version_hint)
-        layout = QVBoxLayout(self)
-        layout.addLayout(name_row)
-        layout.addLayout(self.main_form)
+        name_row.addRow("", self.problem)
+        for form in (name_row, self.main_form, self.advanced_form):
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        settings = QGroupBox("Settings")
+        inner = QVBoxLayout(settings)
+        inner.addLayout(self.main_form)
         buttons = QHBoxLayout()
         buttons.addWidget(self.advanced_toggle)
         buttons.addStretch(1)
         buttons.addWidget(self.reset)
-        layout.addLayout(buttons)
-        layout.addWidget(self.advanced)
+        inner.addLayout(buttons)
+        inner.addWidget(self.advanced)
+        timing = QGroupBox("Time and device")
+        timing_layout = QVBoxLayout(timing)
+        timing_layout.addWidget(self.estimate)
+        timing_layout.addWidget(self.device)
+        layout = QVBoxLayout(self)
+        layout.addLayout(name_row)
+        layout.addWidget(settings)
+        layout.addWidget(timing)
         layout.addStretch(1)
-        for widget in (self.estimate, self.device, self.problem):
-            layout.addWidget(widget)
-        self.name.currentTextChanged.connect(self._update_hints)
 
     def set_device(self, text: str) -> None:
         """Show what TensorFlow found (called when the probe answers)."""
         gpu = "GPU" in text
         shown = text if gpu else text.replace("training will be slower", "this will be slower")
         self.device.setText(f"Device: {shown}")
-        self.device.setStyleSheet("" if gpu or text == CHECKING else "color: #d29922;")
+        self.device.setStyleSheet("" if gpu or text == CHECKING else "color: #9a6700;")
         self._update_hints()
         self._offer_mixed_precision()
 
@@ -147,10 +161,15 @@ class ParametersPage(QWizardPage):
             self.problem.setText("")
             existing = "adds a version to this model" if name in self.store.names() else "a new model"
             self.version_hint.setText(f"will be saved as {name}@{self.store.next_version(name)} ({existing})")
+        config = self.config()
+        for key, (other, wanted) in DEPENDS_ON.items():
+            if key in self.editors and other in config:
+                self.editors[key].widget.setEnabled(config[other] == wanted)
         summary = self.job.data_summary
-        images = summary.train_good + summary.train_defect if summary else 0
+        uses_defects = "defect" in detector_class(self.job.family).needs
+        images = (summary.train_good + (summary.train_defect if uses_defects else 0)) if summary else 0
         on_gpu = "GPU" in self.device.text()
-        self.estimate.setText("Time: " + estimate_text(self.job.family, self.config(), images, on_gpu))
+        self.estimate.setText("Time: " + estimate_text(self.job.family, config, images, on_gpu))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt API

@@ -6,6 +6,8 @@ classes so their overlap (where the threshold trades false alarms for misses) is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -16,9 +18,15 @@ DEFECT_BRUSH = (248, 81, 73, 170)
 LINE_COLOUR = "#d29922"
 
 
-def shared_bins(good: np.ndarray, defect: np.ndarray, threshold: float, count: int = 30) -> np.ndarray:
-    """Bin edges covering both classes and the threshold, with a little room either side."""
+def shared_bins(good: np.ndarray, defect: np.ndarray, threshold: float, count: int | None = None) -> np.ndarray:
+    """Bin edges covering both classes and the threshold, with a little room either side.
+
+    Without ``count``, about two bins per square root of the image count (8 to 40), so a few dozen
+    validation images still make visible bars.
+    """
     values = np.r_[good, defect, threshold].astype(np.float64)
+    if count is None:
+        count = int(np.clip(round(2 * math.sqrt(len(good) + len(defect))), 8, 40))
     low, high = float(values.min()), float(values.max())
     span = max(high - low, abs(high) * 1e-3, 1e-9)
     return np.linspace(low - 0.05 * span, high + 0.05 * span, count + 1)
@@ -58,20 +66,32 @@ class ScoreHistogram(pg.PlotWidget):
         width = float(edges[1] - edges[0])
         good_counts, _ = np.histogram(good, edges)
         defect_counts, _ = np.histogram(defect, edges)
-        self._good.setOpts(x=centres, height=good_counts, width=width * 0.9)
-        self._defect.setOpts(x=centres, height=defect_counts, width=width * 0.9)
+        if len(defect):  # side by side in each bin, so neither class hides the other
+            self._good.setOpts(x=centres - width / 4, height=good_counts, width=width * 0.45)
+            self._defect.setOpts(x=centres + width / 4, height=defect_counts, width=width * 0.45)
+        else:
+            self._good.setOpts(x=centres, height=good_counts, width=width * 0.9)
+            self._defect.setOpts(x=[], height=[], width=width)
         if not len(defect):
             self.legend.removeItem(self._defect)
-        self.line.setBounds((float(edges[0]), float(edges[-1])))
+        span = float(edges[-1] - edges[0])
+        self.line.setBounds((float(edges[0]) - span, float(edges[-1]) + span))
         self.setXRange(float(edges[0]), float(edges[-1]), padding=0)
-        self.setYRange(0, max(int(good_counts.max(initial=0)), int(defect_counts.max(initial=0)), 1) * 1.15, padding=0)
+        tallest = max(int(good_counts.max(initial=0)), int(defect_counts.max(initial=0)), 1)
+        step = max(1, math.ceil(tallest / 6))
+        self.getAxis("left").setTickSpacing(step, step)  # whole images, never "1.5"
+        self.setYRange(0, tallest * 1.15, padding=0)
         self.set_threshold(threshold)
 
     def set_threshold(self, value: float) -> None:
-        """Move the line without emitting ``threshold_changed``."""
+        """Move the line without emitting ``threshold_changed``; widen the view when it would leave it."""
         self.line.blockSignals(True)
         self.line.setValue(float(value))
         self.line.blockSignals(False)
+        (low, high), _ = self.viewRange()
+        if not low <= value <= high:
+            margin = 0.05 * (high - low)
+            self.setXRange(min(low, value - margin), max(high, value + margin), padding=0)
 
     def threshold(self) -> float:
         return float(self.line.value())

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWizard, QWizardPage,
 )
@@ -25,7 +26,7 @@ from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
 
 log = logging.getLogger(__name__)
-STAGE_TEXT = {"device": "Starting TensorFlow", "load": "Loading images", "data": "Data ready",
+STAGE_TEXT = {"device": "Starting TensorFlow", "load": "Loading images", "data": "Data ready", "fit": "Fitting",
               "calibrate": "Scoring held-out images", "save": "Saving the version", "done": "Done"}
 
 
@@ -52,13 +53,15 @@ class TrainingPage(QWizardPage):
         self.retry.setVisible(False)
         self.failure = QLabel()
         self.failure.setWordWrap(True)
-        self.failure.setStyleSheet("color: #f85149; font-weight: bold;")
+        self.failure.setStyleSheet("color: #cf222e; font-weight: bold;")
         self.failure.setVisible(False)
         self.plot = pg.PlotWidget(background="#161b22")
         self.plot.setMinimumHeight(200)
         self.plot.addLegend(offset=(-10, 10))
         self.plot.setLabel("bottom", "epoch")
-        self.plot.setLabel("left", "loss")
+        self.plot.setLabel("left", "loss (log scale)")
+        self.plot.setLogMode(y=True)
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.loss_curve = self.plot.plot(pen=pg.mkPen("#58a6ff", width=2), symbol="o", symbolSize=5, name="loss")
         self.val_curve = self.plot.plot(pen=pg.mkPen("#d29922", width=2), symbol="o", symbolSize=5,
@@ -66,6 +69,8 @@ class TrainingPage(QWizardPage):
         self.log_pane = QPlainTextEdit()
         self.log_pane.setReadOnly(True)
         self.log_pane.setMaximumBlockCount(3000)
+        self.log_pane.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_pane.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._spec_path: Path | None = None
         self._build_layout()
         self.stop.clicked.connect(self.process.cancel)
@@ -122,7 +127,7 @@ class TrainingPage(QWizardPage):
         text = STAGE_TEXT.get(stage, stage.capitalize() or "Working")
         message = str(event.get("message") or "")
         if "fraction" in event and event["fraction"] is not None:
-            if stage != "load":
+            if stage != "load" and not self.job.history.get("epoch"):  # families without epochs: bar by fraction
                 self.bar.setFormat("%p %")
                 self.bar.setRange(0, 100)
                 self.bar.setValue(round(100 * float(event["fraction"])))
@@ -146,8 +151,11 @@ class TrainingPage(QWizardPage):
                            + (f" — loss {loss:.5g}" if loss is not None else "")
                            + (f", validation loss {val:.5g}" if val is not None else ""))
         if event.get("eta") is not None:
-            self.eta.setText(f"about {duration_text(float(event['eta']))} left")
-        self.log_pane.appendPlainText(self.stage.text())
+            so_far = f"{duration_text(float(event.get('seconds') or 0))} so far · " if event.get("seconds") else ""
+            self.eta.setText(f"{so_far}about {duration_text(float(event['eta']))} left")
+        self.log_pane.appendPlainText(f"epoch {epoch}/{epochs}"
+                                      + (f"  loss {loss:.5g}" if loss is not None else "")
+                                      + (f"  val_loss {val:.5g}" if val is not None else ""))
         self._draw_curves()
 
     def _draw_curves(self) -> None:
@@ -157,7 +165,6 @@ class TrainingPage(QWizardPage):
             curve.setData([p[0] for p in points], [p[1] for p in points])
 
     def _on_finished(self, ok: bool, model: str, reason: str) -> None:
-        self.running_changed.emit(False)
         self.stop.setEnabled(False)
         if self._spec_path is not None:
             self._spec_path.unlink(missing_ok=True)
@@ -169,14 +176,18 @@ class TrainingPage(QWizardPage):
             self.stage.setText(f"Saved {model}. Press “Calibrate” to check the threshold.")
         else:
             self.job.failure = reason
-            self.bar.setRange(0, 1)
-            self.bar.setValue(0)
+            if self.bar.maximum() == 0:  # ended before the first epoch
+                self.bar.setRange(0, 1)
+            self.bar.setFormat("stopped at epoch %v / %m")
             self.stage.setText("No version was written; the active model is untouched.")
             headline, _, tail = reason.partition("\n\n")
             self.failure.setText(headline + ("\nIts last lines are at the end of the log below." if tail else ""))
             self.failure.setVisible(True)
             self.retry.setVisible(True)
             self.log_pane.appendPlainText(reason)
+            scroll = self.log_pane.verticalScrollBar()
+            scroll.setValue(scroll.maximum())
+        self.running_changed.emit(False)
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt API

@@ -61,7 +61,8 @@ class TrainingProcess(QObject):
         self._kill_timer.timeout.connect(self._kill)
 
     def arguments(self, spec_path: Path) -> list[str]:
-        return [*self.command[1:], "--data-dir", str(self.data_dir), "train", "--spec", str(spec_path), "--json-progress"]
+        return [*self.command[1:], "--data-dir", str(self.data_dir),
+                "train", "--spec", str(spec_path), "--json-progress"]
 
     def start(self, spec_path: Path) -> None:
         """Start ``train --spec spec_path``; ``finished`` always follows, even when the start fails."""
@@ -162,7 +163,8 @@ class TrainingProcess(QObject):
 
     def _signal_reason(self, number: int) -> str:
         if self.cancel_requested:
-            return f"the training process was stopped ({signal_name(number)}, signal {number}) — no version was written"
+            return (f"the training process was stopped ({signal_name(number)}, signal {number}) "
+                    "— no version was written")
         if number in (9, 15):  # SIGKILL, SIGTERM (by name only on POSIX)
             return (f"the training process was killed ({signal_name(number)}, signal {number}); "
                     "out of memory is a common cause — no version was written")
@@ -175,7 +177,8 @@ class TrainingProcess(QObject):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
-            reason = f"could not start the training process ({self.command[0]}): {self.process.errorString() if self.process else ''}"
+            why = self.process.errorString() if self.process else ""
+            reason = f"could not start the training process ({self.command[0]}): {why}"
             log.error(reason)
             self.finished.emit(False, "", reason)
 

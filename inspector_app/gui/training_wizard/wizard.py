@@ -66,7 +66,8 @@ class TrainingWizard(QWizard):
                  self.calibration_page, self.finish_page)
         for page_id, page in zip(range(6), pages):
             self.setPage(page_id, page)
-        self.training_page.running_changed.connect(self._on_running)
+        self.training_page.running_changed.connect(lambda _running: self._update_buttons())
+        self.currentIdChanged.connect(lambda _id: self._update_buttons())
         self.process.finished.connect(self._after_training)
         self.finish_page.discard_requested.connect(self._discard_clicked)
         self.probe = DeviceProbe(self)
@@ -79,9 +80,11 @@ class TrainingWizard(QWizard):
             self.probe.start()
 
     # -- while training ---------------------------------------------------------------------------------
-    def _on_running(self, running: bool) -> None:
-        """No Back while the child runs: the settings it was started with must not change under it."""
-        self.setButtonLayout(TRAINING_BUTTONS if running else NORMAL_BUTTONS)
+    def _update_buttons(self) -> None:
+        """No Back from the training page while the child runs (its settings must not change under it) or
+        once it has written a version (going back would not undo that; Finish offers to discard it)."""
+        locked = self.currentId() == TRAINING and (self.process.running() or self.job.model is not None)
+        self.setButtonLayout(TRAINING_BUTTONS if locked else NORMAL_BUTTONS)
 
     def _after_training(self, _ok: bool, _model: str, _reason: str) -> None:
         if self._close_when_stopped:
@@ -148,7 +151,7 @@ class TrainingWizard(QWizard):
     def ask(self, title: str, text: str, buttons: list[str]) -> str:
         """A question with named buttons; returns the chosen name (tests replace this)."""
         box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
-        made = {box.addButton(name, QMessageBox.ButtonRole.AcceptRole if i == 0 else QMessageBox.ButtonRole.RejectRole): name
-                for i, name in enumerate(buttons)}
+        roles = [QMessageBox.ButtonRole.AcceptRole] + [QMessageBox.ButtonRole.RejectRole] * (len(buttons) - 1)
+        made = {box.addButton(name, role): name for name, role in zip(buttons, roles)}
         box.exec()
         return made.get(box.clickedButton(), buttons[-1])

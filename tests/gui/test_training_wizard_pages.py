@@ -1,0 +1,209 @@
+"""The wizard's parts without a real training: job model, data summary, the child-process wrapper with fake
+children (crash, error, cancel), the device probe, the pages' checks, and the Train/Model menus of the window.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from helpers import tiny_parts_dataset
+from inspector_app.core.imaging import save_image
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.gui.main_window import MainWindow
+from inspector_app.gui.training_wizard import TrainingWizard
+from inspector_app.gui.training_wizard.data_summary import summarize
+from inspector_app.gui.training_wizard.device_probe import DeviceProbe
+from inspector_app.gui.training_wizard.estimates import estimate_text
+from inspector_app.gui.training_wizard.family_page import FamilyPage
+from inspector_app.gui.training_wizard.job_model import TrainingJob
+from inspector_app.gui.training_wizard.training_process import TrainingProcess
+from inspector_app.gui.training_wizard.wizard import DATA, PARAMETERS
+
+CPU = "CPU only (2 cores) — training will be slower"
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_parts_dataset(tmp_path_factory.mktemp("parts"), size=48, train_good=12, per_defect=2)
+
+
+def fake_child(tmp_path: Path, body: str) -> list[str]:
+    """A command that stands in for ``python -m inspector_app`` (it ignores the train arguments)."""
+    script = tmp_path / "child.py"
+    script.write_text("import json, os, signal, sys, time\n" + body, encoding="utf-8")
+    return [sys.executable, str(script)]
+
+
+def run_child(qtbot: Any, tmp_path: Path, body: str, cancel: bool = False) -> tuple[Any, TrainingProcess]:
+    process = TrainingProcess(tmp_path, fake_child(tmp_path, body))
+    lines: list[str] = []
+    process.log_line.connect(lines.append)
+    with qtbot.waitSignal(process.finished, timeout=20000) as finished:
+        if cancel:
+            with qtbot.waitSignal(process.progress, timeout=10000):
+                process.start(tmp_path / "spec.json")
+            process.cancel()
+        else:
+            process.start(tmp_path / "spec.json")
+    return finished.args, process
+
+
+def test_job_from_initial_and_spec(tmp_path: Path) -> None:
+    job = TrainingJob.from_initial({"family": "autoencoder", "data": ("a",), "extra_good": ["x.png"],
+                                    "config": {"epochs": 3}, "name": "line1", "unknown": 1})
+    spec = json.loads(job.write_spec(tmp_path / "spec.json").read_text())
+    assert spec["family"] == "autoencoder" and spec["name"] == "line1" and spec["config"] == {"epochs": 3}
+    assert spec["extra_good"] == ["x.png"] and spec["activate"] is False and Path(spec["data"][0]).is_absolute()
+    job.model = "line1@v3"
+    assert job.ref() == ModelRef("line1", "v3")
+
+
+def test_data_summary_counts_kinds_and_warnings(parts: Path, tmp_path: Path) -> None:
+    summary = summarize([str(parts)], [], 0.2, 0)
+    assert summary.counts["train/good"] == 12 and summary.usable
+    assert summary.kinds == {"good"}  # MVTec: training uses train/good only
+    assert any("at least 16" in w for w in summary.warnings)
+    assert summary.val_good == 2 and summary.train_good == 10 and "2 good image(s)" in summary.split_text()
+    plain = tmp_path / "plain"
+    (plain / "good").mkdir(parents=True)
+    (plain / "defect").mkdir()
+    for i, size in enumerate([(40, 40), (40, 40), (30, 50)]):
+        save_image(plain / "good" / f"{i}.png", np.full((*size, 3), 90, np.uint8))
+    (plain / "good" / "broken.png").write_bytes(b"not an image")
+    save_image(plain / "defect" / "d0.png", np.full((40, 40, 3), 200, np.uint8))
+    mixed = summarize([str(plain)], [], 0.2, 0)
+    text = " ".join(mixed.warnings)
+    assert "sizes vary" in text and "unreadable" in text and "broken.png" in text
+    assert mixed.kinds == {"good", "defect"}  # a defect without a mask: no "mask"
+    assert summarize([str(tmp_path / "missing")], [], 0.2, 0).error
+
+
+def test_estimate_scales_with_size_and_names_the_cpu() -> None:
+    small = estimate_text("autoencoder", {"image_size": 64, "epochs": 10, "base_filters": 32}, 500)
+    assert "per epoch on this CPU" in small and "10 epochs" in small
+    assert "to fit" in estimate_text("patch_memory", {"image_size": 224}, 200)
+
+
+def test_crash_reports_signal_and_last_lines(qtbot: Any, tmp_path: Path) -> None:
+    body = ("print(json.dumps({'event': 'progress', 'stage': 'train', 'epoch': 1, 'epochs': 5}), flush=True)\n"
+            "print('Traceback: something deep failed', file=sys.stderr, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGSEGV)\n")
+    (ok, model, reason), _ = run_child(qtbot, tmp_path, body)
+    assert not ok and not model
+    assert "crashed (SIGSEGV, signal 11)" in reason and "something deep failed" in reason
+
+
+def test_error_event_and_exit_code(qtbot: Any, tmp_path: Path) -> None:
+    body = ("print(json.dumps({'event': 'error', 'message': 'no training images found in /x'}), flush=True)\n"
+            "sys.exit(1)\n")
+    (ok, _, reason), _ = run_child(qtbot, tmp_path, body)
+    assert not ok and reason.startswith("training failed: no training images found in /x")
+    (ok, _, reason), _ = run_child(qtbot, tmp_path, "sys.exit(3)\n")
+    assert "exited with code 3" in reason
+
+
+def test_cancel_sends_sigterm_and_reports_cancelled(qtbot: Any, tmp_path: Path) -> None:
+    body = ("def stop(*_):\n    print(json.dumps({'event': 'cancelled', 'message': 'stopped'}), flush=True)\n"
+            "    sys.exit(130)\n"
+            "signal.signal(signal.SIGTERM, stop)\n"
+            "print(json.dumps({'event': 'progress', 'stage': 'train', 'epoch': 1, 'epochs': 5}), flush=True)\n"
+            "time.sleep(30)\n")
+    (ok, _, reason), process = run_child(qtbot, tmp_path, body, cancel=True)
+    assert not ok and "cancelled" in reason and not process.running()
+
+
+def test_device_probe_answers_from_a_child(qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DeviceProbe, "known", None)
+    probe = DeviceProbe(code="print('2 GPU(s): Fake A100, Fake A100')")
+    with qtbot.waitSignal(probe.answered, timeout=10000) as answered:
+        probe.start()
+    assert answered.args[0] == "2 GPU(s): Fake A100, Fake A100" and DeviceProbe.known == answered.args[0]
+
+
+def test_wizard_pages_never_import_tensorflow(parts: Path) -> None:
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM']='offscreen';"
+        "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
+        "from inspector_app.core.modelstore import ModelStore;"
+        "from inspector_app.gui.training_wizard import TrainingWizard; import tempfile;"
+        f"w = TrainingWizard(ModelStore(tempfile.mkdtemp()), initial={{'data': [{str(parts)!r}]}}, device='cpu');"
+        "w.show(); w.next(); w.next(); app.processEvents();"
+        "print('page', w.currentId(), 'TF', 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "page 2 TF False" in out.stdout, out.stderr[-2000:]
+
+
+class MaskFamily:
+    kind, title, description = "segmenter", "Fake segmenter", "needs masks"
+    needs = frozenset({"good", "defect", "mask"})
+
+
+class GoodFamily:
+    kind, title, description = "good_only", "Fake good-only", "needs good images"
+    needs = frozenset({"good"})
+
+
+def test_family_page_says_whether_the_data_allows_each_family(qtbot: Any, parts: Path) -> None:
+    job = TrainingJob.from_initial({"data": [str(parts)]})
+    page = FamilyPage(job, families=[MaskFamily, GoodFamily])
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert "lacks defect, mask" in page.status["segmenter"].text()
+    assert "allows" in page.status["good_only"].text()
+    blank = FamilyPage(TrainingJob(), families=[GoodFamily])
+    qtbot.addWidget(blank)
+    blank.initializePage()
+    assert "next page" in blank.status["good_only"].text()
+
+
+def test_parameters_page_defaults_device_and_name_check(qtbot: Any, parts: Path, tmp_path: Path) -> None:
+    wizard = TrainingWizard(ModelStore(tmp_path / "home"), initial={"data": [str(parts)]}, device=CPU)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    assert wizard.currentId() == DATA and wizard.data_page.isComplete()
+    assert not wizard.data_page.captures_option.isEnabled()
+    wizard.next()
+    page = wizard.parameters_page
+    assert wizard.currentId() == PARAMETERS
+    assert page.editors["image_size"].get() == 128 and page.editors["augment"].get() is True
+    assert "CPU only" in page.device.text() and "this will be slower" in page.device.text()
+    assert "per epoch on this CPU" in page.estimate.text()
+    assert page.name.currentText() == parts.name and page.isComplete()
+    page.name.setCurrentText("bad name/")
+    assert not page.isComplete() and "invalid model name" in page.problem.text()
+
+
+def test_train_menu_opens_one_non_modal_wizard(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DeviceProbe, "known", CPU)
+    store = ModelStore(tmp_path / "home")
+    for _ in range(2):
+        store.write_version("line", {"family": "autoencoder", "config": {}, "calibration": {
+            "threshold": 1.0, "score_low": 0.0, "map_low": 0.0, "method": "test"}}, lambda folder: None)
+    store.activate(ModelRef("line", "v1"))
+    win = MainWindow(store, QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat),
+                     loader=lambda s, ref: (_ for _ in ()).throw(RuntimeError("no loading here")))
+    qtbot.addWidget(win)
+    try:
+        assert win.train_action.isEnabled()
+        win.train_action.trigger()
+        first = win.training_wizard
+        assert first.isVisible() and not first.isModal()
+        win.open_training_wizard()
+        assert win.training_wizard is first  # raised, not a second wizard
+        win._fill_rollback_menu()
+        assert [a.text() for a in win.rollback_menu.actions()] == ["line@v2", "line@v1"]
+        win.rollback_menu.actions()[0].trigger()
+        assert store.active() == ModelRef("line", "v2")
+        first.close()
+    finally:
+        win.shutdown()
