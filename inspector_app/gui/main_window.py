@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout,
@@ -200,7 +200,7 @@ class MainWindow(QMainWindow):
         self.worker.model_loading.connect(self._on_model_loading)
         self.worker.model_loaded.connect(self._on_model_loaded)
         self.worker.model_failed.connect(self._on_model_failed)
-        self.worker.error.connect(lambda text: self.log_panel.add(text, "error"))
+        self.worker.error.connect(self._on_worker_error)
 
     # -- sources ----------------------------------------------------------------------------------------
     def open_source(self, spec: SourceSpec, source: FrameSource | None = None) -> bool:
@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
             self.reader.wait(3000)
             self.reader = None
 
+    @Slot(str, str)
     def _on_source_status(self, kind: str, message: str) -> None:
         if self.sender() is not self.reader:
             return  # a reader we already replaced
@@ -284,12 +285,14 @@ class MainWindow(QMainWindow):
         self.model_panel.combo.setFocus()
         self.model_panel.combo.showPopup()
 
+    @Slot(str)
     def _on_model_loading(self, ref: str) -> None:
         if self.model is None:
             self.banner.set_state(BannerState.LOADING_MODEL, ref)
         self.status_label.setText(f"loading model {ref}…")
         self.log_panel.add(f"loading model {ref}")
 
+    @Slot(object)
     def _on_model_loaded(self, model: Any) -> None:
         self.model = model
         self.generation += 1  # results from the previous model are stale now
@@ -308,6 +311,11 @@ class MainWindow(QMainWindow):
                               "open a source" if self.reader is None else "waiting for frames")
         self.overlay_combo.setCurrentText("contours" if model.map_is_mask else "heatmap")
 
+    @Slot(str)
+    def _on_worker_error(self, text: str) -> None:
+        self.log_panel.add(text, "error")
+
+    @Slot(str)
     def _on_model_failed(self, message: str) -> None:
         self.log_panel.add(f"model failed to load: {message}", "error")
         self.status_label.setText(message)
@@ -317,6 +325,7 @@ class MainWindow(QMainWindow):
             self.log_panel.add(f"still running {self.model.ref}")
 
     # -- results and painting ---------------------------------------------------------------------------
+    @Slot(object)
     def _on_result(self, result: InspectionResult) -> None:
         if result.generation != self.generation:
             return  # belongs to a source or model the operator switched away from
@@ -329,6 +338,7 @@ class MainWindow(QMainWindow):
         self._dirty = True
         self.inspected.emit(result)
 
+    @Slot(object, int)
     def _on_frame_without_model(self, frame: Frame, generation: int) -> None:
         if generation != self.generation:
             return
