@@ -9,11 +9,13 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QProcess, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.paths import data_dir
@@ -95,7 +97,8 @@ def run_gui(args: argparse.Namespace, demo: bool = False) -> int:
     root = data_dir(args.data_dir)
     store = ModelStore(root)
     settings = QSettings(str(root / "ui-settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(store, settings)
+    captures = open_captures(root)
+    window = MainWindow(store, settings, captures=captures)
     install_excepthook(window)
     window.show()
     if os.environ.get("INSPECTOR_APP_REPORT_STARTUP"):
@@ -105,7 +108,21 @@ def run_gui(args: argparse.Namespace, demo: bool = False) -> int:
         QTimer.singleShot(0, preparer.start)
     else:
         _start_normal(window, store, getattr(args, "source", None), getattr(args, "model", None))
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        window.shutdown()  # the worker may be recording a capture: stop it before the store closes
+        if captures is not None:
+            captures.close()
+
+
+def open_captures(root: Path) -> CaptureStore | None:
+    """The capture store under the data folder, or None (logged) when it cannot be opened: inspection still runs."""
+    try:
+        return CaptureStore(root)
+    except (InspectorError, OSError) as exc:
+        log.error("review queue off: %s", exc)
+        return None
 
 
 def _report_startup(app: QApplication) -> None:

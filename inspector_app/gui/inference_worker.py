@@ -68,6 +68,8 @@ class InferenceWorker(QThread):
         self._pending_threshold: float | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        #: Called in this thread with each result after it is emitted (the capture recorder); errors are reported.
+        self.after_inspection: Callable[[InspectionResult], None] | None = None
 
     # -- called from the GUI thread ---------------------------------------------------------------------
     def request_model(self, ref: ModelRef) -> None:
@@ -99,10 +101,23 @@ class InferenceWorker(QThread):
                 self.frame_without_model.emit(frame, generation)
                 continue
             try:
-                self.result.emit(self._inspect(frame, generation))
+                result = self._inspect(frame, generation)
             except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the line
                 log.exception("inspection failed")
                 self.error.emit(f"frame {frame.index} ({frame.path or frame.source_id}): {type(exc).__name__}: {exc}")
+                continue
+            self.result.emit(result)
+            self._after_inspection(result)
+
+    def _after_inspection(self, result: InspectionResult) -> None:
+        hook = self.after_inspection
+        if hook is None:
+            return
+        try:
+            hook(result)
+        except Exception as exc:  # noqa: BLE001 - a full disk must not stop the inspection
+            log.exception("after-inspection hook failed")
+            self.error.emit(f"frame {result.frame.index} was inspected but not recorded: {type(exc).__name__}: {exc}")
 
     def _apply_pending(self) -> None:
         with self._lock:

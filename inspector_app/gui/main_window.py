@@ -20,20 +20,24 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_app import __version__
+from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.imaging import draw_mask_contours, overlay_heatmap
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.core.stream_stats import StreamStats
+from inspector_app.gui.capture_recorder import CaptureRecorder
 from inspector_app.gui.counters_panel import CountersPanel
 from inspector_app.gui.image_view import ImageView
 from inspector_app.gui.inference_worker import InferenceWorker, InspectionResult, default_loader
 from inspector_app.gui.log_panel import LogPanel
 from inspector_app.gui.model_panel import ModelPanel, describe_meta
+from inspector_app.gui.review_panel import ReviewPanel
 from inspector_app.gui.score_chart import ScoreChart
 from inspector_app.gui.source_panel import SourcePanel, SourceSpec
 from inspector_app.gui.source_reader import SourceReader
 from inspector_app.gui.verdict_banner import BannerState, VerdictBanner
+from inspector_app.jobs.retrain import retrain_spec_from_captures
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("heatmap", "contours", "none")
@@ -46,7 +50,8 @@ class MainWindow(QMainWindow):
     #: The operator asked to keep the current frame as a known-good image.
     capture_good_requested = Signal(object)  # Frame
 
-    def __init__(self, store: ModelStore, settings: QSettings | None = None, loader: Any = default_loader) -> None:
+    def __init__(self, store: ModelStore, settings: QSettings | None = None, loader: Any = default_loader,
+                 captures: CaptureStore | None = None) -> None:
         super().__init__()
         self.store = store
         self.settings = settings or QSettings()
@@ -64,6 +69,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._connect_worker()
+        self._attach_captures(captures)
         self.worker.start()
         self.paint_timer = QTimer(self)
         self.paint_timer.timeout.connect(self._paint)
@@ -170,6 +176,9 @@ class MainWindow(QMainWindow):
         train_menu = menu.addMenu("&Train")
         self.train_action = self._action("Training &wizard…", self.open_training_wizard)
         train_menu.addAction(self.train_action)
+        self.retrain_action = self._action("&Retrain from captures…", self.retrain_from_captures,
+                                           tip="Train the next version on its data plus the reviewed good captures")
+        train_menu.addAction(self.retrain_action)
         review_menu = menu.addMenu("&Review")
         self.review_action = self._action("Review &queue", self.open_review)
         review_menu.addAction(self.review_action)
@@ -452,8 +461,49 @@ class MainWindow(QMainWindow):
         self.choose_model(ref)
         self.model_panel.refresh(select=ref)
 
+    def _attach_captures(self, captures: CaptureStore | None) -> None:
+        """Record results into ``captures`` from the worker thread and add the review dock (hidden)."""
+        self.captures = captures
+        self.review_panel: ReviewPanel | None = None
+        self.retrain_action.setEnabled(captures is not None)
+        if captures is None:
+            return
+        self.recorder = CaptureRecorder(captures, self)
+        self.recorder.attach(self.worker)
+        self.recorder.failed.connect(lambda text: self.log_panel.add(text, "error"))
+        self.review_panel = ReviewPanel(captures)
+        self.recorder.recorded.connect(self.review_panel.schedule_refresh)
+        self.review_dock = QDockWidget("Review", self)
+        self.review_dock.setObjectName("reviewDock")
+        self.review_dock.setWidget(self.review_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
+        self.tabifyDockWidget(self.side_dock, self.review_dock)  # full height beside the live view
+        self.review_dock.hide()
+        self.capture_good_requested.connect(lambda frame: self.recorder.capture_good(frame, self.latest))
+        self.set_review_available(True, "Review flagged parts")
+
     def open_review(self) -> None:
-        self.status_label.setText("the review queue is not available in this build")
+        """Show the review dock beside the live view, with the keyboard on the queue."""
+        if self.review_panel is None:
+            self.status_label.setText("no capture store: the review queue is off")
+            return
+        self.review_dock.show()
+        self.review_dock.raise_()
+        self.resizeDocks([self.review_dock], [int(self.width() * 0.55)], Qt.Orientation.Horizontal)
+        self.review_panel.refresh(force=True)
+        self.review_panel.setFocus()
+
+    def retrain_from_captures(self) -> None:
+        """Open the training wizard on the running version's data plus the good and false-alarm captures."""
+        if self.captures is None:
+            return
+        try:
+            initial = retrain_spec_from_captures(self.store, self.captures, self.model.ref if self.model else None)
+        except InspectorError as exc:
+            QMessageBox.information(self, "Retrain from captures", str(exc))
+            return
+        self.log_panel.add(f"retraining {initial['name']} with {len(initial['extra_good'])} captured good image(s)")
+        self.open_training_wizard(initial)
 
     def show_model_info(self) -> None:
         if self.model is None:
@@ -500,3 +550,6 @@ class MainWindow(QMainWindow):
         self._stop_reader()
         self.worker.stop()
         self.worker.wait(5000)
+        if self.review_panel is not None:  # after the worker: it may be recording a capture
+            self.review_panel.shutdown()
+            self.recorder.shutdown()

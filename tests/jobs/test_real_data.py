@@ -22,8 +22,9 @@ def test_autoencoder_on_magnetic_tile_beats_chance(shared_data: Path, tmp_path: 
         pytest.skip(f"{root} not found")
     open_dataset(root)  # layout check first: a clear failure if the data moved
     store = ModelStore(tmp_path)
-    config = {"image_size": 64, "epochs": 12, "batch_size": 32, "base_filters": 16}
+    # The feature-space variant: textured tiles defeat a small pixel autoencoder (about 0.6 AUROC here).
+    config = {"image_size": 128, "input_space": "features", "epochs": 10, "smoothing_sigma": 2.0}
     ref = run_training(TrainingSpec("autoencoder", [str(root)], "tile", config), store, Progress())
     result = evaluate(LoadedModel.load(store, ref), str(root), same_size=True)
-    assert result.image_auroc > 0.65, result
-    assert result.pixel_auroc is not None and result.pixel_auroc > 0.65
+    assert result.image_auroc > 0.7, result
+    assert result.pixel_auroc is not None and result.pixel_auroc > 0.6, result

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class
+from inspector_app.gui.retrain_comparison import RetrainComparison
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 
@@ -84,6 +85,7 @@ class FinishPage(QWizardPage):
         row.addWidget(self.discard)
         row.addStretch(1)
         layout.addLayout(row)
+        layout.addWidget(RetrainComparison(store, job.ref))  # old vs new on the reviewed captures, before activating
         layout.addStretch(1)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
