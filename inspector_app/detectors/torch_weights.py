@@ -110,7 +110,7 @@ def _check_view(offset: int, shape: tuple[int, ...], stride: tuple[int, ...], nu
         raise UnsafeWeightsError(msg)
     if 0 in shape:
         return
-    last = offset + sum((n - 1) * s for n, s in zip(shape, stride))
+    last = offset + sum((n - 1) * s for n, s in zip(shape, stride, strict=True))
     if last >= numel:
         msg = f"tensor view (offset {offset}, shape {shape}, stride {stride}) exceeds its storage of {numel}"
         raise UnsafeWeightsError(msg)

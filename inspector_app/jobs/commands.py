@@ -18,7 +18,7 @@ import numpy as np
 
 from inspector_app.core.datasets import IMAGE_SUFFIXES, load_images, open_dataset
 from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
-from inspector_app.core.imaging import load_image, overlay_heatmap, draw_mask_contours, save_image
+from inspector_app.core.imaging import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.paths import data_dir
 from inspector_app.detectors.base import Progress
@@ -237,7 +237,8 @@ def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
         images, _ = load_images(samples, model.detector.image_size)
     except InspectorError:
         files = image_files([str(path)])[: args.count]
-        images = np.stack([load_image(f) for f in files]) if files else np.zeros((0, 1, 1, 3), np.uint8)
+        size = model.detector.image_size  # a folder may mix sizes; one batch needs one size
+        images = np.stack([resize(load_image(f), size) for f in files]) if files else np.zeros((0, 1, 1, 3), np.uint8)
     figures = bench_model(model, images, repeats=args.repeats)
     if args.json:
         print(json.dumps(figures, indent=2))

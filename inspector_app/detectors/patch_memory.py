@@ -1,0 +1,209 @@
+"""Patch-memory family (PatchCore): remember the patch features of good parts; far from all of them is a defect.
+
+Trains in seconds from good images alone, with nothing to learn by gradient descent: a pretrained CNN
+(EfficientNet-Lite0 by default, whose ImageNet weights install with the app) describes every patch, a greedy
+coreset keeps a small set of normal patch features that still covers them all, and at inference the distance
+of each patch to its nearest remembered neighbour is the anomaly map. The image score is the map's maximum:
+one unusual patch is enough to fail a part.
+
+Large images with small defects are handled by tiling: ``image_size`` is then the full working resolution and
+the network sees overlapping ``tile_size`` tiles (see :mod:`.patch_memory_tiles`).
+
+Saved without pickle: the memory bank as ``memory_bank.npy``, the fitted geometry in ``patch_memory.json``;
+the backbone is rebuilt from its named weights on load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inspector_app.core.errors import TrainingCancelled
+from inspector_app.detectors.anomaly_maps import smooth_maps, upsample_maps
+from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Progress, TrainingData
+from inspector_app.detectors.patch_memory_tiles import cut_tiles, stitch, tile_origins, to_working_size
+
+log = logging.getLogger(__name__)
+BANK_FILE = "memory_bank.npy"
+INFO_FILE = "patch_memory.json"
+FORMAT = 1
+
+
+class PatchMemoryDetector(Detector):
+    """PatchCore: pretrained patch features, a coreset memory bank, nearest-neighbour distance as anomaly."""
+
+    kind = "patch_memory"
+    title = "Patch memory (PatchCore)"
+    description = "Remembers what every patch of a good part looks like; patches unlike any of them are defects."
+    needs = frozenset({GOOD})
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        layers = self.config["layers"]
+        if isinstance(layers, str):  # "stride8,stride16" from a command line or a settings field
+            self.config["layers"] = [part.strip() for part in layers.split(",") if part.strip()]
+        self._network: Any = None
+        self._bank: np.ndarray | None = None
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {
+            "image_size": 224,  # working resolution (square); with tiling, the full resolution to tile
+            "backbone": "efficientnet_lite0",
+            "layers": ["stride16", "stride32"],  # two taps of the backbone, shallower first
+            "weights_dir": "",  # extra folder for keras.applications ImageNet weights
+            "neighbourhood": 3,  # patch = average over n×n feature cells
+            "coreset_fraction": 0.1,
+            "max_bank_size": 20000,
+            "projection_dims": 128,  # random projection used only to choose the coreset
+            "coreset_chunk": 100000,
+            "max_patches": 500000,  # bound on stored training patches (memory); subsampled per image above it
+            "tile_size": 0,  # 0 = no tiling; else the network's input tile inside image_size
+            "tile_overlap": 0.25,
+            "smoothing_sigma": 4.0,  # Gaussian blur of the map, in working-resolution pixels
+            "batch_size": 16,
+            "seed": 0,
+        }
+
+    # -- geometry -------------------------------------------------------------------------------------------
+    @property
+    def tile(self) -> int:
+        """Side of the network's input: ``tile_size`` when tiling, else ``image_size``."""
+        size, tile = self.image_size, int(self.config["tile_size"])
+        return tile if 0 < tile < size else size
+
+    @property
+    def origins(self) -> list[int]:
+        """Tile origins along each axis of the working image (``[0]`` without tiling)."""
+        return tile_origins(self.image_size, self.tile, float(self.config["tile_overlap"]))
+
+    def _ensure_network(self) -> Any:
+        if self._network is None:
+            from inspector_app.detectors.patch_memory_network import PatchNetwork  # noqa: PLC0415 - loads TF
+
+            c = self.config
+            self._network = PatchNetwork(
+                c["backbone"], list(c["layers"]), self.tile, int(c["neighbourhood"]), c["weights_dir"]
+            )
+        return self._network
+
+    def _tiles(self, images: np.ndarray) -> np.ndarray:
+        _check_images(images)
+        return cut_tiles(to_working_size(images, self.image_size), self.tile, self.origins)
+
+    # -- training -------------------------------------------------------------------------------------------
+    def fit(self, data: TrainingData, progress: Progress) -> FitReport:
+        started = time.monotonic()
+        network = self._ensure_network()
+        features = self._collect_features(np.asarray(data.good), network, progress)
+        extracted = time.monotonic()
+        wanted = int(round(float(self.config["coreset_fraction"]) * len(features)))
+        count = min(wanted, int(self.config["max_bank_size"]))
+        from inspector_app.detectors.patch_memory_coreset import coreset_indices  # noqa: PLC0415
+
+        progress(stage="coreset", fraction=0.0, message=f"choosing {count} of {len(features)} patch features")
+        chosen = coreset_indices(
+            features,
+            max(count, 1),
+            projection_dims=int(self.config["projection_dims"]),
+            chunk_size=int(self.config["coreset_chunk"]),
+            seed=int(self.config["seed"]),
+            progress=lambda f: progress(stage="coreset", fraction=f),
+            should_stop=progress.should_stop,
+        )
+        if progress.should_stop():
+            raise TrainingCancelled("training cancelled by the user")
+        self._set_bank(features[chosen])
+        finished = time.monotonic()
+        details = {
+            "train_images": int(len(data.good)),
+            "patches": int(len(features)),
+            "bank_size": int(len(chosen)),
+            "feature_dims": int(features.shape[1]),
+            "tiles_per_image": len(self.origins) ** 2,
+            "feature_seconds": round(extracted - started, 2),
+            "coreset_seconds": round(finished - extracted, 2),
+        }
+        progress(stage="done", fraction=1.0, message=f"memory bank of {len(chosen)} patches")
+        log.info("patch memory fitted: %s", details)
+        return FitReport(epochs_run=1, history={}, seconds=finished - started, details=details)
+
+    def _collect_features(self, images: np.ndarray, network: Any, progress: Progress) -> np.ndarray:
+        """Patch features of every good image, at most ``max_patches`` in total (kept patches drawn at random)."""
+        if len(images) == 0:
+            msg = "patch memory needs at least one good image to fit, got none"
+            raise ValueError(msg)
+        per_image = network.patches_per_tile * len(self.origins) ** 2
+        keep = min(per_image, max(1, int(self.config["max_patches"]) // len(images)))
+        rng = np.random.default_rng(int(self.config["seed"]))
+        out = np.empty((len(images) * keep, network.dims), np.float32)
+        batch = max(1, int(self.config["batch_size"]) // len(self.origins) ** 2)
+        for start in range(0, len(images), batch):
+            if progress.should_stop():
+                raise TrainingCancelled("training cancelled while extracting features")
+            chunk = images[start : start + batch]
+            feats = network.features(self._tiles(chunk)).reshape(len(chunk), per_image, network.dims)
+            for i, f in enumerate(feats):
+                rows = f if keep == per_image else f[rng.choice(per_image, keep, replace=False)]
+                out[(start + i) * keep : (start + i + 1) * keep] = rows
+            done = min(start + batch, len(images))
+            progress(stage="features", fraction=done / len(images), message=f"features of {done}/{len(images)} images")
+        return out
+
+    def _set_bank(self, bank: np.ndarray) -> None:
+        self._bank = np.ascontiguousarray(bank, np.float32)
+        self._ensure_network().set_bank(self._bank)
+
+    # -- inference ------------------------------------------------------------------------------------------
+    def infer(self, images: np.ndarray) -> Inference:
+        if self._bank is None:
+            msg = "patch memory has no memory bank: fit or load it first"
+            raise RuntimeError(msg)
+        images = np.asarray(images)
+        _check_images(images)
+        if len(images) == 0:
+            return Inference(np.zeros(0, np.float32), np.zeros(images.shape[:3], np.float32))
+        tiles = self._tiles(images)
+        patch_maps = self._network.patch_scores(tiles)
+        size = self.image_size
+        maps = stitch(patch_maps, len(images), size, self.tile, self.origins)
+        maps = smooth_maps(maps, float(self.config["smoothing_sigma"]))
+        scores = maps.reshape(len(maps), -1).max(axis=1).astype(np.float32)
+        return Inference(scores, upsample_maps(maps, images.shape[1], images.shape[2]))
+
+    # -- files ----------------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        if self._bank is None:
+            msg = "nothing to save: the patch memory has not been fitted"
+            raise RuntimeError(msg)
+        folder = Path(folder)
+        np.save(folder / BANK_FILE, self._bank, allow_pickle=False)
+        info = {"format": FORMAT, "bank_size": int(len(self._bank)), "feature_dims": int(self._bank.shape[1]),
+                "config": self.config}
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, config: dict[str, Any]) -> PatchMemoryDetector:
+        folder = Path(folder)
+        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        if info.get("format") != FORMAT:
+            msg = f"{folder}: patch memory format {info.get('format')!r} is not supported (expected {FORMAT})"
+            raise ValueError(msg)
+        detector = cls(config)
+        bank = np.load(folder / BANK_FILE, allow_pickle=False)
+        if bank.ndim != 2 or bank.shape[1] != info["feature_dims"]:
+            msg = f"{folder / BANK_FILE}: memory bank of shape {bank.shape} does not match {info['feature_dims']} dims"
+            raise ValueError(msg)
+        detector._set_bank(bank)
+        return detector
+
+
+def _check_images(images: np.ndarray) -> None:
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        msg = f"patch memory expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
+        raise ValueError(msg)

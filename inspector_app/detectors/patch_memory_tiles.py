@@ -1,0 +1,63 @@
+"""Image geometry of the patch-memory family: working size, overlapping tiles and stitched maps. Pure numpy/OpenCV.
+
+Without tiling, an image is resized to the working size and seen whole (one tile). With tiling, the working
+size is large (the camera's own resolution, say 768 or 1024) and the network sees overlapping tiles of a
+fixed size, so a defect a few pixels wide is not shrunk away and the network always gets the same input shape.
+Tile maps are upsampled to tile size and averaged where tiles overlap.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inspector_app.core.imaging import resize
+
+
+def to_working_size(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 N×H×W×3 → uint8 N×size×size×3, resized exactly as the training job resizes training images."""
+    if images.shape[1:3] == (size, size):
+        return images
+    return np.stack([resize(im, (size, size)) for im in images])
+
+
+def tile_origins(size: int, tile: int, overlap: float) -> list[int]:
+    """Top-left coordinates along one axis: steps of ``tile·(1−overlap)``, the last tile flush with the edge."""
+    if tile <= 0 or tile >= size:
+        return [0]
+    if not 0.0 <= overlap < 1.0:
+        msg = f"tile overlap must be in [0, 1), got {overlap}"
+        raise ValueError(msg)
+    step = max(1, int(round(tile * (1.0 - overlap))))
+    origins = list(range(0, size - tile + 1, step))
+    if origins[-1] != size - tile:
+        origins.append(size - tile)
+    return origins
+
+
+def cut_tiles(images: np.ndarray, tile: int, origins: list[int]) -> np.ndarray:
+    """N×S×S×3 → (N·T)×tile×tile×3, image by image, rows then columns (T = len(origins)²)."""
+    if len(origins) == 1 and images.shape[1] == tile:
+        return images
+    tiles = [im[y : y + tile, x : x + tile] for im in images for y in origins for x in origins]
+    return np.stack(tiles)
+
+
+def stitch(patch_maps: np.ndarray, images: int, size: int, tile: int, origins: list[int]) -> np.ndarray:
+    """Per-tile patch maps ((N·T)×h×w) → N×size×size maps, overlaps averaged."""
+    tile_maps = np.stack([cv2.resize(m, (tile, tile), interpolation=cv2.INTER_LINEAR) for m in patch_maps])
+    if len(origins) == 1 and size == tile:
+        return tile_maps.reshape(images, size, size)
+    per_image = len(origins) ** 2
+    out = np.zeros((images, size, size), np.float32)
+    counts = np.zeros((size, size), np.float32)
+    for y in origins:
+        for x in origins:
+            counts[y : y + tile, x : x + tile] += 1.0
+    for n in range(images):
+        k = 0
+        for y in origins:
+            for x in origins:
+                out[n, y : y + tile, x : x + tile] += tile_maps[n * per_image + k]
+                k += 1
+    return out / counts
