@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from inspector_app.core.atomic_files import write_text_atomic
 
 if TYPE_CHECKING:
     from inspector_app.core.captures import CaptureRecord
@@ -134,21 +134,6 @@ def summarise(records: Iterable[CaptureRecord]) -> list[dict[str, Any]]:
         }
         result.append({"model_name": name, "model_version": version, **row, **rates})
     return result
-
-
-def write_text_atomic(path: Path, write: Callable[[IO[str]], None], *, newline: str | None = None) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}.{uuid.uuid4().hex}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline=newline) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _csv_cell(value: Any) -> Any:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from inspector_app import __version__
+from inspector_app.core.atomic_files import write_text_atomic
 from inspector_app.core.errors import ModelStoreError
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,8 @@ def check_name(value: str, what: str = "model name") -> str:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON next to ``path`` then rename over it, so readers never see a half-written file."""
-    tmp = path.with_name(f"{_TMP_PREFIX}{path.name}.{uuid.uuid4().hex}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write JSON so readers never see a half-written file."""
+    write_text_atomic(path, lambda handle: json.dump(data, handle, indent=2, sort_keys=True))
 
 
 def _version_number(version: str) -> int:

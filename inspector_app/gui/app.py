@@ -84,7 +84,6 @@ class DemoPreparer:
 
 
 def start_demo(window: MainWindow, ready: dict[str, Any]) -> None:
-    window.store = window.store  # same store; the child wrote into it
     window.model_panel.refresh()
     window.choose_model(window.store.resolve(ready["model"]))
     window.open_source(SourceSpec("demo", ready["stream"], loop=True, fps=3.0))
