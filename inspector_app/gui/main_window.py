@@ -9,6 +9,7 @@ or model the operator has already switched away from.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,8 @@ from inspector_app.jobs.retrain import retrain_spec_from_captures
 log = logging.getLogger(__name__)
 OVERLAYS = ("heatmap", "contours", "none")
 PAINT_INTERVAL_MS = 33
+#: The strip chart redraws at most this often: at 30 Hz it cost the GUI thread more than the image did.
+CHART_INTERVAL_S = 0.1
 
 
 class MainWindow(QMainWindow):
@@ -74,6 +77,8 @@ class MainWindow(QMainWindow):
         self.paint_timer = QTimer(self)
         self.paint_timer.timeout.connect(self._paint)
         self.paint_timer.start(PAINT_INTERVAL_MS)
+        self._chart_drawn_at = 0.0
+        self._chart_dirty = False
         self._restore_settings()
 
     # -- construction -----------------------------------------------------------------------------------
@@ -228,6 +233,7 @@ class MainWindow(QMainWindow):
         self.stats.reset()
         self.worker.mailbox.dropped = 0  # drops are counted per source and model, like the other counters
         self.chart.clear_scores()
+        self._chart_dirty = True
         self.latest = None
         self.source_spec = spec
         self.source_lost = False
@@ -311,6 +317,7 @@ class MainWindow(QMainWindow):
         self.stats.reset()
         self.worker.mailbox.dropped = 0  # drops are counted per source and model, like the other counters
         self.chart.clear_scores()
+        self._chart_dirty = True
         self.latest = None
         self.model_panel.refresh(select=model.ref)
         self.status_label.setText(f"model {model.ref} ({model.family})")
@@ -359,19 +366,23 @@ class MainWindow(QMainWindow):
         self._dirty = True
 
     def _paint(self) -> None:
-        if not self._dirty or self.source_lost:
-            return
-        self._dirty = False
-        if self.latest is not None:
-            r = self.latest
-            self.view.show_image(self.render_overlay(r))
-            self.banner.show_verdict(r.failed, r.score, r.threshold, r.normalised_score)
-        elif self.latest_frame is not None:
-            self.view.show_image(self.latest_frame.image)
-            if self.model is None:
-                self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
-        self.counters.show_snapshot(self.stats.snapshot())
-        self.chart.refresh()
+        if self._dirty and not self.source_lost:
+            self._dirty = False
+            self._chart_dirty = True
+            if self.latest is not None:
+                r = self.latest
+                self.view.show_image(self.render_overlay(r))
+                self.banner.show_verdict(r.failed, r.score, r.threshold, r.normalised_score)
+            elif self.latest_frame is not None:
+                self.view.show_image(self.latest_frame.image)
+                if self.model is None:
+                    self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
+            self.counters.show_snapshot(self.stats.snapshot())
+        now = time.monotonic()
+        if self._chart_dirty and now - self._chart_drawn_at >= CHART_INTERVAL_S:
+            self._chart_dirty = False
+            self._chart_drawn_at = now
+            self.chart.refresh()
 
     def render_overlay(self, result: InspectionResult) -> np.ndarray:
         mode = self.overlay_combo.currentText()

@@ -1,12 +1,33 @@
-"""Strip chart of the last few hundred normalised scores, the threshold line at 1.0 and failures in red."""
+"""Strip chart of the last few hundred normalised scores, the threshold line at 1.0 and failures in red.
+
+The x axis counts frames back from the newest (0 = the latest frame, −300 = three hundred frames ago), so
+the axes keep the same ticks while the line scrolls. pyqtgraph re-lays out and repaints an axis, text
+included, whenever its range changes; a range that moved with every frame made axis painting the GUI
+thread's largest cost (measured with py-spy: more than half of its time at 40 frames per second). The y
+range changes only when a score needs more room, in steps.
+"""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
+
+#: Lowest top of the y axis: room for the threshold (1.0) and for failures up to twice it.
+MIN_Y_TOP = 2.2
+#: Highest top of the y axis: a wild score is drawn clipped rather than squashing every other point.
+MAX_Y_TOP = 10.0
+#: The y axis grows in steps of this much, so it is not re-laid out for every new maximum.
+Y_STEP = 1.0
+
+
+def y_top_for(highest_score: float) -> float:
+    """Top of the y axis for scores up to ``highest_score``: at least MIN_Y_TOP, in Y_STEP steps."""
+    wanted = min(max(highest_score * 1.05, MIN_Y_TOP), MAX_Y_TOP)
+    return MIN_Y_TOP if wanted <= MIN_Y_TOP else min(MAX_Y_TOP, math.ceil(wanted / Y_STEP) * Y_STEP)
 
 
 class ScoreChart(pg.PlotWidget):
@@ -14,27 +35,27 @@ class ScoreChart(pg.PlotWidget):
         super().__init__(parent, background="#161b22")
         self._length = length
         self._scores: deque[float] = deque(maxlen=length)
-        self._indices: deque[int] = deque(maxlen=length)
-        self._count = 0
         self.setMinimumHeight(120)
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setLabel("left", "score ÷ threshold")
-        self.setLabel("bottom", "frame")
-        self.showGrid(y=True, alpha=0.15)
+        self.setLabel("bottom", "frames ago")
         self.addItem(pg.InfiniteLine(pos=1.0, angle=0, pen=pg.mkPen("#d29922", width=2, style=pg.QtCore.Qt.PenStyle.DashLine)))
         self._line = self.plot(pen=pg.mkPen("#58a6ff", width=1.5))
         self._fails = self.plot(pen=None, symbol="o", symbolSize=6, symbolBrush="#f85149", symbolPen=None)
-        self.setYRange(0, 2.2)
+        self.setXRange(-(length - 1), 0, padding=0.02)
+        self._y_top = MIN_Y_TOP
+        self.setYRange(0, self._y_top, padding=0)
+
+    @property
+    def y_top(self) -> float:
+        return self._y_top
 
     def add(self, normalised_score: float) -> None:
         self._scores.append(max(float(normalised_score), 0.0))
-        self._indices.append(self._count)
-        self._count += 1
 
     def clear_scores(self) -> None:
         self._scores.clear()
-        self._indices.clear()
 
     def refresh(self) -> None:
         """Redraw; called at display rate, not per frame."""
@@ -42,14 +63,15 @@ class ScoreChart(pg.PlotWidget):
             self._line.setData([], [])
             self._fails.setData([], [])
             return
-        x = np.fromiter(self._indices, float)
         y = np.fromiter(self._scores, float)
+        x = np.arange(1 - len(y), 1, dtype=float)
         self._line.setData(x, y)
         failed = y >= 1.0
         self._fails.setData(x[failed], y[failed])
-        self.setYRange(0, max(2.2, float(min(y.max(), 10.0)) * 1.05), padding=0)
-        # A window of whole frames, so a few points do not spread over fractional frame numbers.
-        self.setXRange(max(0, self._count - self._length), max(self._count, 30), padding=0.02)
+        top = y_top_for(float(y.max()))
+        if top != self._y_top:
+            self._y_top = top
+            self.setYRange(0, top, padding=0)
 
     def fail_count(self) -> int:
         return int(sum(1 for s in self._scores if s >= 1.0))

@@ -4,7 +4,8 @@
   versus model-only throughput of the same model on the same images, in the same run;
 - overlay paint time per frame at 1280×1024 (heatmap blend + QImage conversion);
 - time from launch to the window shown, and whether TensorFlow was imported by then;
-- resident memory of the running window after 100 frames and after many more.
+- resident memory of the running window after 100 frames and after many more, and the frame rate of
+  that whole window (painting included) against the model alone.
 """
 
 from __future__ import annotations
@@ -96,6 +97,31 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     return len(results) / elapsed
 
 
+ROUNDS = 8
+
+
+def throughput_rounds(store: ModelStore, model: Any, images: list[np.ndarray], folder: Path) -> dict[str, Any]:
+    """Stream versus model-only throughput, interleaved: model, stream, model, stream, …, model.
+
+    On this shared 2-core machine the model alone swings between 84 and 97 images/s from one 4-second
+    window to the next, so a single pair of measurements says little. Each short stream round is compared
+    with the model-only rounds just before and after it, and the median of the per-round ratios is the
+    figure (every round is printed too).
+    """
+    model_rates = [model_only(model, images)]
+    stream_rates, ratios = [], []
+    for _ in range(ROUNDS):
+        stream_rates.append(stream_throughput(store, model, folder))
+        model_rates.append(model_only(model, images))
+        ratios.append(stream_rates[-1] / ((model_rates[-2] + model_rates[-1]) / 2))
+    return {
+        "stream_images_per_s": float(np.median(stream_rates)),
+        "model_only_images_per_s": float(np.median(model_rates)),
+        "stream_to_model_ratio": float(np.median(ratios)),
+        "stream_to_model_ratio_per_round": [round(r, 3) for r in ratios],
+    }
+
+
 def overlay_ms(repeats: int = 50) -> float:
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (1024, 1280, 3), np.uint8)
@@ -158,15 +184,18 @@ def run_stream_bench(store: ModelStore, model: Any, folder: Path, count: int, fr
             os.symlink(f.resolve(), subset / f.name)
         images = [load_image(f) for f in files]
         figures: dict[str, Any] = {"model": str(model.ref), "images": len(files), "image_shape": list(images[0].shape)}
-        # Model-only before and after the stream, averaged, so load from other processes affects both alike.
-        before = model_only(model, images)
-        figures["stream_images_per_s"] = stream_throughput(store, model, subset)
-        figures["model_only_images_per_s"] = (before + model_only(model, images)) / 2
-        figures["stream_to_model_ratio"] = figures["stream_images_per_s"] / figures["model_only_images_per_s"]
+        figures.update(throughput_rounds(store, model, images, subset))
         figures["overlay_ms_1280x1024"] = overlay_ms()
         figures.update(launch_time())
         if frames:
+            before = model_only(model, images)
             m100, mn, fps = memory_over_frames(store, model, subset, frames)
-            figures.update({"rss_mb_after_100": m100, f"rss_mb_after_{frames}": mn, "window_frames_per_s": fps})
+            around = (before + model_only(model, images)) / 2
+            figures.update({
+                "rss_mb_after_100": m100, f"rss_mb_after_{frames}": mn, "window_frames_per_s": fps,
+                # The whole window (painting, chart, counters, capture recorder) against the model alone,
+                # measured just before and after it: what an operator's screen gets of the model's speed.
+                "window_to_model_ratio": fps / around,
+            })
     del app
     return figures

@@ -116,10 +116,22 @@ def measure_accuracy(
         "pixel_auroc_native": round(pixel_auroc(flat_masks, flat_maps), 4),
         "aupro_224": round(aupro(np.stack([s[1] for s in small]), np.stack([s[0] for s in small])), 4),
         "per_type_image_auroc": {k: round(v, 4) for k, v in per_type_auroc(types, scores).items()},
+        "per_type_pixel_auroc": per_type_pixel_auroc(outputs, masks, types),
         "native_infer_ms_mean": round(eval_seconds / len(test) * 1000, 1),
         **latency,
         "peak_rss_mb": round(peak_rss_mb(), 0),
     }, indent=1))
+
+
+def per_type_pixel_auroc(outputs: list, masks: list[np.ndarray], types: list[str]) -> dict[str, float]:
+    """Pixel AUROC of each defect type's images pooled with the good test images (where its misses come from)."""
+    result = {}
+    for kind in sorted(set(types) - {"good"}):
+        chosen = [i for i, t in enumerate(types) if t in (kind, "good")]
+        maps = np.concatenate([outputs[i].maps[0].ravel() for i in chosen])
+        truth = np.concatenate([masks[i].ravel() for i in chosen])
+        result[kind] = round(pixel_auroc(truth, maps), 4)
+    return result
 
 
 def measure_latency(detector: PatchMemoryDetector, test: list[np.ndarray], count: int) -> dict[str, float]:

@@ -129,6 +129,8 @@ def test_folder_gives_one_verdict_per_image_and_counters_add_up(window: Any, qtb
     qtbot.waitUntil(lambda: win.counters.labels["inspected"].text() == "8", timeout=2000)
     assert win.counters.labels["fail"].text() == "3"
     assert win.banner.state in {BannerState.PASS, BannerState.FAIL}
+    # The chart redraws at a lower rate than the image, but still catches up with the last frame.
+    qtbot.waitUntil(lambda: win.chart._line.getData()[1] is not None and len(win.chart._line.getData()[1]) == 8, timeout=2000)
 
 
 def test_pause_and_single_step(window: Any, qtbot: Any, tmp_path: Path) -> None:
