@@ -1,10 +1,11 @@
 """Strip chart of the last few hundred normalised scores, the threshold line at 1.0 and failures in red.
 
 The x axis counts frames back from the newest (0 = the latest frame, −300 = three hundred frames ago), so
-the axes keep the same ticks while the line scrolls. pyqtgraph re-lays out and repaints an axis, text
-included, whenever its range changes; a range that moved with every frame made axis painting the GUI
-thread's largest cost (measured with py-spy: more than half of its time at 40 frames per second). The y
-range changes only when a score needs more room, in steps.
+the axes keep their ticks while the line scrolls, and the y range changes only when a score needs more
+room, in steps: pyqtgraph rebuilds an axis picture, text included, whenever its range changes. There is
+no background grid: pyqtgraph draws it as part of the axis picture, and replaying a translucent grid over
+the whole plot on every repaint was more than half of the GUI thread's time at 40 frames per second
+(measured with py-spy); the threshold line is the reference an operator needs.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ Y_STEP = 1.0
 
 def y_top_for(highest_score: float) -> float:
     """Top of the y axis for scores up to ``highest_score``: at least MIN_Y_TOP, in Y_STEP steps."""
-    wanted = min(max(highest_score * 1.05, MIN_Y_TOP), MAX_Y_TOP)
-    return MIN_Y_TOP if wanted <= MIN_Y_TOP else min(MAX_Y_TOP, math.ceil(wanted / Y_STEP) * Y_STEP)
+    wanted = highest_score * 1.05
+    if wanted <= MIN_Y_TOP:
+        return MIN_Y_TOP
+    return min(MAX_Y_TOP, math.ceil(wanted / Y_STEP) * Y_STEP)
 
 
 class ScoreChart(pg.PlotWidget):
