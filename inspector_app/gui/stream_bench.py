@@ -89,12 +89,12 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     first, started = len(results), time.perf_counter()
     _wait(lambda: len(results) >= first + count, 600)
     elapsed = time.perf_counter() - started
-    count = len(results) - first
+    timed = len(results) - first
     reader.stop()
     reader.wait(3000)
     worker.stop()
     worker.wait(3000)
-    return len(results) / elapsed
+    return timed / elapsed
 
 
 ROUNDS = 8
