@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inspector_app.core import imaging
 from inspector_app.core.errors import ImageLoadError
 from inspector_app.core.imaging import (
     FAIL_COLOUR,
@@ -622,3 +623,79 @@ def test_contours_draw_only_near_the_square_border(mask: np.ndarray) -> None:
 @pytest.mark.parametrize(("failed", "colour"), [(True, FAIL_COLOUR), (False, PASS_COLOUR)])
 def test_verdict_colour(failed: bool, colour: tuple[int, int, int]) -> None:
     assert verdict_colour(failed) == colour
+
+
+# -- the OpenCV path for plain files --------------------------------------------------------------------------
+
+
+def make_grey_jpeg(folder: Path) -> Made:
+    grey = GRADIENT_RGB[..., 0]
+    return pil_saved("grey.jpg", Image.fromarray(grey), quality=95)(folder), grey_rgb(grey), 12
+
+
+def make_rgb_png_with_text(folder: Path) -> Made:
+    from PIL.PngImagePlugin import PngInfo  # noqa: PLC0415
+
+    info = PngInfo()
+    info.add_text("Comment", "station 3")
+    return pil_saved("text.png", Image.fromarray(NOISE_RGB), pnginfo=info)(folder), NOISE_RGB, 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [make_rgb_png, make_grey_l, make_rgb_png_with_text, make_jpeg, make_grey_jpeg, make_exif_rotated_jpeg],
+    ids=lambda make: make.__name__.removeprefix("make_"),
+)
+def test_plain_files_take_the_opencv_path_and_read_as_pillow_reads_them(
+    tmp_path: Path, make: Callable[[Path], Made]
+) -> None:
+    path, expected, tolerance = make(tmp_path)
+    assert imaging._plain_8bit_image(path.read_bytes()) is not None
+    fast, pillow = load_image(path), imaging._decode(path, imaging.MAX_PIXELS, imaging._pil_to_rgb)
+    assert fast.shape == pillow.shape == expected.shape
+    assert fast.flags.c_contiguous and fast.flags.writeable
+    assert int(np.abs(fast.astype(int) - pillow.astype(int)).max()) <= (0 if path.suffix == ".png" else 2)
+
+
+def make_rgb_png_with_transparent_colour(folder: Path) -> Made:
+    expected = NOISE_RGB.copy()
+    key = tuple(int(v) for v in NOISE_RGB[0, 0])
+    expected[np.all(NOISE_RGB == key, axis=2)] = 0
+    return pil_saved("rgb_t.png", Image.fromarray(NOISE_RGB), transparency=key)(folder), expected, 0
+
+
+def make_png_with_exif_orientation(folder: Path) -> Made:
+    stored = np.full((4, 6, 3), 90, np.uint8)
+    stored[0, 0] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # upside down
+    path = pil_saved("turned.png", Image.fromarray(stored), exif=exif)(folder)
+    return path, np.ascontiguousarray(stored[::-1, ::-1]), 0
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        make_rgba,
+        make_grey_alpha,
+        make_palette,
+        make_grey16_png,
+        make_one_bit,
+        make_cmyk_jpeg,
+        make_rgb_png_with_transparent_colour,
+        make_png_with_exif_orientation,
+        make_bmp,
+    ],
+    ids=lambda make: make.__name__.removeprefix("make_"),
+)
+def test_files_that_need_pillow_take_the_pillow_path(tmp_path: Path, make: Callable[[Path], Made]) -> None:
+    path, expected, tolerance = make(tmp_path)
+    assert imaging._plain_8bit_image(path.read_bytes()) is None
+    worst = int(np.abs(load_image(path).astype(int) - expected.astype(int)).max())
+    assert worst <= tolerance
+
+
+@pytest.mark.parametrize("make", [error_truncated_png, error_truncated_jpeg], ids=["png", "jpeg"])
+def test_truncated_files_are_left_to_pillow(tmp_path: Path, make: Callable[[Path], tuple[Path, dict]]) -> None:
+    path, _ = make(tmp_path)
+    assert imaging._plain_8bit_image(path.read_bytes()) is None
