@@ -12,6 +12,8 @@ import os
 from functools import lru_cache
 from typing import Any
 
+from inspector_app.core.cores import core_split, place_current_thread
+
 log = logging.getLogger(__name__)
 
 
@@ -78,15 +80,22 @@ def set_mixed_precision(enabled: bool) -> None:
 
 
 def reserve_core_for_display() -> int:
-    """Let inference use all cores but one, leaving one to read frames and paint the window.
+    """Give inference every core but one, and pin the calling thread to those cores.
 
-    Batch-1 inference of a small network gains little from more threads (measured here: one thread was
-    faster than two), while the frame reader's decoding then runs beside it instead of stealing its cores.
-    ``INSPECTOR_APP_INFERENCE_THREADS`` overrides the count. Must run before TensorFlow executes anything;
-    later calls are ignored (with a log line). Returns the thread count in force.
+    The core left over reads frames (``core.cores``). Batch-1 inference of a small network gains little from
+    more threads (measured here: one thread was faster than two), while pinning keeps the reader's decoding
+    off the core TensorFlow computes on. TensorFlow starts its compute threads from the first thread that
+    runs an operation and they inherit that thread's cores, so call this from the inference thread before
+    TensorFlow executes anything; the thread count of later calls is ignored (with a log line).
+    ``INSPECTOR_APP_INFERENCE_THREADS`` overrides the count. Returns the thread count in force.
     """
+    place_current_thread("inference")
+    split = core_split()
     wanted = os.environ.get("INSPECTOR_APP_INFERENCE_THREADS")
-    threads = int(wanted) if wanted and wanted.isdigit() else max(1, (os.cpu_count() or 2) - 1)
+    if wanted and wanted.isdigit():
+        threads = int(wanted)
+    else:
+        threads = len(split.inference) if split else max(1, (os.cpu_count() or 2) - 1)
     tf = tensorflow()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from inspector_app.core.cores import place_current_thread
 from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
@@ -91,6 +92,8 @@ class InferenceWorker(QThread):
 
     # -- thread body ------------------------------------------------------------------------------------
     def run(self) -> None:
+        # Before any model loads: TensorFlow's compute threads, started from here, inherit these cores.
+        place_current_thread("inference")
         while not self._stop.is_set():
             self._apply_pending()
             item = self.mailbox.take(timeout=0.1)

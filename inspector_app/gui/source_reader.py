@@ -11,6 +11,7 @@ import threading
 
 from PySide6.QtCore import QThread, Signal
 
+from inspector_app.core.cores import place_current_thread
 from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.sources import Frame, FrameSource, SourceStatus
 
@@ -58,6 +59,7 @@ class SourceReader(QThread):
 
     # -- thread body ------------------------------------------------------------------------------------
     def run(self) -> None:
+        place_current_thread("reader")  # its decoding stays off the inference cores (core.cores)
         try:
             self.source.open()
         except Exception as exc:  # noqa: BLE001 - reported to the window, never raised in a thread

@@ -1,0 +1,87 @@
+"""The frame reader decodes on its own core; the inference worker (and the model it loads) on the others."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from inspector_app.core.calibration import Calibration
+from inspector_app.core.cores import core_split
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.core.sources import Frame, FrameSource
+from inspector_app.detectors.loaded_model import Inspection
+from inspector_app.gui.inference_worker import InferenceWorker
+from inspector_app.gui.source_reader import SourceReader
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or core_split() is None,
+    reason="needs Linux thread affinity and at least two usable cores",
+)
+
+
+class RecordingSource(FrameSource):
+    """Endless small frames; remembers the cores each read ran on."""
+
+    def __init__(self) -> None:
+        super().__init__("recording")
+        self.cores: set[frozenset[int]] = set()
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
+
+    def _read(self) -> Frame:
+        self.cores.add(frozenset(os.sched_getaffinity(0)))
+        time.sleep(0.005)
+        return self._frame(np.zeros((8, 8, 3), np.uint8), None)
+
+
+class RecordingModel:
+    family = "fake"
+    map_is_mask = False
+
+    def __init__(self, ref: ModelRef) -> None:
+        self.ref = ref
+        self.calibration = Calibration(threshold=0.5, score_low=0.0, map_low=0.0, method="fake")
+        self.meta = {"family": "fake", "calibration": self.calibration.to_json()}
+        self.load_cores = frozenset(os.sched_getaffinity(0))
+        self.inspect_cores: set[frozenset[int]] = set()
+
+    def inspect(self, images: np.ndarray) -> Inspection:
+        self.inspect_cores.add(frozenset(os.sched_getaffinity(0)))
+        scores = np.zeros(len(images), np.float32)
+        maps = np.zeros(images.shape[:3], np.float32)
+        return Inspection(scores, scores, maps, scores > 1)
+
+
+def test_reader_and_worker_run_on_separate_cores(qtbot: Any, tmp_path: Path) -> None:
+    split = core_split()
+    assert split is not None
+    caller_cores = os.sched_getaffinity(0)
+    models: list[RecordingModel] = []
+    worker = InferenceWorker(ModelStore(tmp_path), loader=lambda _store, ref: models.append(RecordingModel(ref)) or models[-1])
+    results: list[Any] = []
+    worker.result.connect(results.append)
+    worker.start()
+    worker.request_model(ModelRef("recording", "v1"))
+    source = RecordingSource()
+    reader = SourceReader(source, worker.mailbox, generation=0, wait_for_worker=True)
+    reader.start()
+    try:
+        qtbot.waitUntil(lambda: len(results) >= 5, timeout=10000)
+    finally:
+        reader.stop()
+        reader.wait(3000)
+        worker.stop()
+        worker.wait(3000)
+    assert source.cores == {split.reader}
+    assert models[0].load_cores == split.inference  # a model's own threads start from here and inherit it
+    assert models[0].inspect_cores == {split.inference}
+    assert os.sched_getaffinity(0) == caller_cores  # the GUI thread is never pinned
