@@ -209,7 +209,7 @@ class MainWindow(QMainWindow):
         self.review_action.setStatusTip(tip)
 
     def _connect_worker(self) -> None:
-        self.worker.result.connect(self._on_result)
+        self.worker.results.connect(self._on_results)
         self.worker.frame_without_model.connect(self._on_frame_without_model)
         self.worker.model_loading.connect(self._on_model_loading)
         self.worker.model_loaded.connect(self._on_model_loaded)
@@ -342,17 +342,18 @@ class MainWindow(QMainWindow):
 
     # -- results and painting ---------------------------------------------------------------------------
     @Slot(object)
-    def _on_result(self, result: InspectionResult) -> None:
-        if result.generation != self.generation:
-            return  # belongs to a source or model the operator switched away from
-        self.stats.add(result.failed, result.latency_ms)
+    def _on_results(self, results: list[InspectionResult]) -> None:
+        for result in results:
+            if result.generation != self.generation:
+                continue  # belongs to a source or model the operator switched away from
+            self.stats.add(result.failed, result.latency_ms)
+            self.chart.add(result.normalised_score)
+            self.latest = result
+            self.latest_frame = result.frame
+            self.source_lost = False
+            self._dirty = True
+            self.inspected.emit(result)
         self.stats.dropped = self.worker.mailbox.dropped
-        self.chart.add(result.normalised_score)
-        self.latest = result
-        self.latest_frame = result.frame
-        self.source_lost = False
-        self._dirty = True
-        self.inspected.emit(result)
 
     @Slot(object, int)
     def _on_frame_without_model(self, frame: Frame, generation: int) -> None:

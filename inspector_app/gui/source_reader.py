@@ -1,7 +1,7 @@
 """A QThread that pulls frames from a FrameSource into the worker's one-slot mailbox.
 
 Reading happens off the GUI thread so a slow camera or disk never stalls painting. Pause and single step
-are handled here: a paused reader simply stops handing frames on.
+are handled here: a paused reader stops reading and holds the mailbox, so frames it read ahead wait too.
 """
 
 from __future__ import annotations
@@ -34,16 +34,21 @@ class SourceReader(QThread):
         self._steps = 0
         self._lock = threading.Lock()
         self._stopping = False
+        mailbox.release()  # a new source starts running, whatever the previous reader left held
 
     # -- controls, called from the GUI thread -----------------------------------------------------------
     def pause(self) -> None:
+        """Stop reading, and hold the frames already read ahead (they are inspected after resume or step)."""
         self._running.clear()
+        self.mailbox.hold()
 
     def resume(self) -> None:
+        self.mailbox.release()
         self._running.set()
 
     def step(self) -> None:
-        """Deliver exactly one more frame while paused."""
+        """Inspect exactly one more frame while paused: the oldest one read ahead, and read one more."""
+        self.mailbox.grant_step()
         with self._lock:
             self._steps += 1
         self._running.set()
@@ -91,7 +96,8 @@ class SourceReader(QThread):
                 if self._steps == 0:
                     self._running.clear()
         if self.wait_for_worker:
-            while not self._stopping and not self.mailbox.put((self.generation, frame), block=True, timeout=0.2):
+            item, size = (self.generation, frame), frame.image.nbytes
+            while not self._stopping and not self.mailbox.put(item, block=True, timeout=0.2, nbytes=size):
                 pass
         else:
             self.mailbox.put((self.generation, frame))

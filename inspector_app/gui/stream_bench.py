@@ -53,7 +53,7 @@ def _wait(condition: Any, timeout_s: float) -> bool:
 
 
 WARMUP_FRAMES = 10
-TIMED_FRAMES = 200
+TIMED_FRAMES = 100
 
 
 def on_inference_cores(work: Callable[[], T]) -> T:
@@ -102,8 +102,8 @@ class _Counter(QObject):
         self.count = 0
 
     @Slot(object)
-    def add(self, _result: Any) -> None:
-        self.count += 1
+    def add(self, results: list[Any]) -> None:
+        self.count += len(results)
 
 
 def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = TIMED_FRAMES) -> float:
@@ -111,7 +111,7 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     every image inspected, none dropped); the first frames, which include opening the source, are not timed."""
     worker = InferenceWorker(store, loader=lambda _s, _r: model)
     counter = _Counter()
-    worker.result.connect(counter.add)
+    worker.results.connect(counter.add)
     worker.start()
     worker.request_model(model.ref)
     _wait(lambda: worker.model is not None, 60)
@@ -129,7 +129,7 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     return timed / elapsed
 
 
-ROUNDS = 16
+ROUNDS = 40
 
 
 def throughput_rounds(store: ModelStore, model: Any, images: list[np.ndarray], folder: Path) -> dict[str, Any]:

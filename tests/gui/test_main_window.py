@@ -152,6 +152,31 @@ def test_pause_and_single_step(window: Any, qtbot: Any, tmp_path: Path) -> None:
     qtbot.waitUntil(lambda: win.stats.inspected >= frozen + 3, timeout=5000)
 
 
+def test_pause_and_step_on_an_unpaced_folder_keep_every_image_in_order(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    """An unpaced folder is read ahead of the model; pausing holds those frames and stepping lets out one."""
+    folder = make_folder(tmp_path / "imgs", [10] * 30)
+    win = window(delay=0.03)
+    load_fake_model(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(folder)))
+    qtbot.waitUntil(lambda: len(results) >= 3, timeout=5000)
+    win.toggle_pause()
+    qtbot.wait(300)
+    frozen = len(results)
+    assert len(win.worker.mailbox) > 0  # frames read ahead wait, held
+    qtbot.wait(300)
+    assert len(results) == frozen
+    win.step()
+    qtbot.waitUntil(lambda: len(results) == frozen + 1, timeout=3000)
+    qtbot.wait(300)
+    assert len(results) == frozen + 1
+    win.toggle_pause()
+    qtbot.waitUntil(lambda: len(results) == 30, timeout=10000)
+    qtbot.wait(200)
+    assert [Path(r.frame.path).name for r in results] == [f"img_{i:03d}.png" for i in range(30)]
+
+
 def test_slow_model_drops_stale_frames_and_gui_stays_responsive(window: Any, qtbot: Any, tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "imgs", list(range(0, 250, 5)))
     win = window(delay=0.25)  # a model at 4 frames/s fed at 40 frames/s

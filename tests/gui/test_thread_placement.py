@@ -68,7 +68,7 @@ def test_reader_and_worker_run_on_separate_cores(qtbot: Any, tmp_path: Path) -> 
     models: list[RecordingModel] = []
     worker = InferenceWorker(ModelStore(tmp_path), loader=lambda _store, ref: models.append(RecordingModel(ref)) or models[-1])
     results: list[Any] = []
-    worker.result.connect(results.append)
+    worker.results.connect(results.extend)
     worker.start()
     worker.request_model(ModelRef("recording", "v1"))
     source = RecordingSource()
