@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 
 from inspector_app.core.datasets import write_mvtec_layout
 from inspector_app.core.demo_parts import DEFECT_KINDS, render_part

@@ -12,51 +12,25 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, QTimer
 
-from inspector_app.core.calibration import Calibration
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.imaging import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import CameraSource
-from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.source_panel import SourceSpec
 from inspector_app.gui.verdict_banner import BannerState
-
-
-class FakeModel:
-    """Scores an image by its mean brightness; bright images fail. Optionally slow."""
-
-    family = "fake"
-    map_is_mask = False
-
-    def __init__(self, ref: ModelRef, delay: float = 0.0) -> None:
-        self.ref = ref
-        self.delay = delay
-        self.calibration = Calibration(threshold=0.5, score_low=0.0, map_low=0.0, method="fake")
-        self.meta = {"family": "fake", "calibration": self.calibration.to_json()}
-        self.calls = 0
-
-    def inspect(self, images: np.ndarray) -> Inspection:
-        self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
-        scores = images.reshape(len(images), -1).mean(axis=1) / 255.0
-        maps = np.repeat((images.mean(axis=-1) / 255.0)[...], 1, axis=0).astype(np.float32)
-        return Inspection(scores, self.calibration.normalise_scores(scores), maps, self.calibration.verdicts(scores))
-
-    def set_threshold(self, value: float) -> None:
-        self.calibration = self.calibration.with_threshold(value)
+from helpers import BrightFailsModel
 
 
 class FakeLoader:
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
-        self.loaded: list[FakeModel] = []
+        self.loaded: list[BrightFailsModel] = []
 
-    def __call__(self, store: ModelStore, ref: ModelRef) -> FakeModel:
+    def __call__(self, store: ModelStore, ref: ModelRef) -> BrightFailsModel:
         if ref.name == "broken":
             raise ModelStoreError(f"model {ref} could not be loaded: weights file is corrupt")
-        model = FakeModel(ref, self.delay)
+        model = BrightFailsModel(ref, self.delay)
         self.loaded.append(model)
         return model
 

@@ -12,18 +12,17 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
-from inspector_app.core.calibration import Calibration
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.imaging import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
-from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.capture_recorder import CaptureRecorder
 from inspector_app.gui.inference_worker import InspectionResult
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.review_panel import ReviewPanel
 from inspector_app.gui.source_panel import SourceSpec
+from helpers import BrightFailsModel
 
 COUNT = 10
 
@@ -216,23 +215,6 @@ def test_window_stores_capture_good_requests(window: Any, qtbot: Any) -> None:
     assert captures.query()[0].source == "camera:0"
 
 
-class BrightFails:
-    """A fake model: bright frames fail, with a map as bright as the frame."""
-
-    family = "fake"
-    map_is_mask = False
-
-    def __init__(self, ref: ModelRef) -> None:
-        self.ref = ref
-        self.calibration = Calibration(threshold=0.5, score_low=0.0, map_low=0.0, method="fake")
-        self.meta = {"family": "fake", "calibration": self.calibration.to_json()}
-
-    def inspect(self, images: np.ndarray) -> Inspection:
-        scores = images.reshape(len(images), -1).mean(axis=1) / 255.0
-        maps = (images.mean(axis=-1) / 255.0).astype(np.float32)
-        return Inspection(scores, scores / 0.5, maps / 0.5, self.calibration.verdicts(scores))
-
-
 def test_flagged_frames_are_recorded_off_the_gui_thread_and_listed(qtbot: Any, tmp_path: Path, qtlog: Any) -> None:
     folder = tmp_path / "line"
     folder.mkdir()
@@ -240,7 +222,7 @@ def test_flagged_frames_are_recorded_off_the_gui_thread_and_listed(qtbot: Any, t
         save_image(folder / f"img_{i}.png", np.full((24, 32, 3), value, np.uint8))
     captures = CaptureStore(tmp_path / "data", pass_sample_rate=0.0)
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(ModelStore(tmp_path / "data"), settings, loader=lambda _s, ref: BrightFails(ref),
+    win = MainWindow(ModelStore(tmp_path / "data"), settings, loader=lambda _s, ref: BrightFailsModel(ref),
                      captures=captures)
     qtbot.addWidget(win)
     win.show()

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector_app.core.calibration import Calibration
 from inspector_app.core.cores import core_split
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.inference_worker import InferenceWorker
 from inspector_app.gui.source_reader import SourceReader
+from helpers import BrightFailsModel
 
 pytestmark = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity") or core_split() is None,
@@ -43,22 +43,17 @@ class RecordingSource(FrameSource):
         return self._frame(np.zeros((8, 8, 3), np.uint8), None)
 
 
-class RecordingModel:
-    family = "fake"
-    map_is_mask = False
+class RecordingModel(BrightFailsModel):
+    """Remembers the cores it was loaded and run on."""
 
     def __init__(self, ref: ModelRef) -> None:
-        self.ref = ref
-        self.calibration = Calibration(threshold=0.5, score_low=0.0, map_low=0.0, method="fake")
-        self.meta = {"family": "fake", "calibration": self.calibration.to_json()}
+        super().__init__(ref)
         self.load_cores = frozenset(os.sched_getaffinity(0))
         self.inspect_cores: set[frozenset[int]] = set()
 
     def inspect(self, images: np.ndarray) -> Inspection:
         self.inspect_cores.add(frozenset(os.sched_getaffinity(0)))
-        scores = np.zeros(len(images), np.float32)
-        maps = np.zeros(images.shape[:3], np.float32)
-        return Inspection(scores, scores, maps, scores > 1)
+        return super().inspect(images)
 
 
 def test_reader_and_worker_run_on_separate_cores(qtbot: Any, tmp_path: Path) -> None:
