@@ -96,10 +96,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> np
     """
     file = Path(path)
     _check_file(file)
-    try:
-        data = file.read_bytes()
-    except OSError:
-        data = b""  # let the Pillow path below name the reason
+    data = _read_if_png_or_jpeg(file)
     plain = _plain_8bit_image(data)
     if plain is not None:
         width, height, grey = plain
@@ -177,6 +174,20 @@ _JPEG_FRAME_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended and pr
 _JPEG_NO_LENGTH_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
+def _read_if_png_or_jpeg(file: Path) -> bytes:
+    """The whole file when it starts like a PNG or JPEG, else nothing (a large TIFF is not read twice)."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(8)
+            if not (head.startswith(_PNG_SIGNATURE) or head.startswith(b"\xff\xd8")):
+                return b""
+            return head + handle.read()
+    except OSError:
+        return b""  # the Pillow path names the reason
+    except MemoryError as exc:
+        raise ImageLoadError(file, "not enough memory to decode it") from exc
+
+
 def _plain_8bit_image(data: bytes) -> tuple[int, int, bool] | None:
     """``(width, height, grey)`` when OpenCV decodes ``data`` exactly as Pillow's path would, else None."""
     if data.startswith(_PNG_SIGNATURE):
@@ -221,19 +232,12 @@ def _plain_jpeg(data: bytes) -> tuple[int, int, bool] | None:
             precision, height, width, components = struct.unpack(">BHHB", data[at + 4 : at + 10])
             if precision != 8 or components not in (1, 3) or width == 0 or height == 0:
                 return None
-            if components == 3 and _adobe_transform(data[:at]) == 0:
-                return None  # RGB stored without colour transform: leave the interpretation to Pillow
             upright = _jpeg_upright_size(data[:at], width, height)
             return None if upright is None else (*upright, components == 1)
         if 0xC3 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
             return None  # lossless, hierarchical or arithmetic-coded: rare, Pillow's job
         at += 2 + length
     return None
-
-
-def _adobe_transform(header: bytes) -> int | None:
-    at = header.find(b"\xff\xeeAdobe")
-    return header[at + 15] if at >= 0 and at + 16 <= len(header) else None
 
 
 def _jpeg_upright_size(header: bytes, width: int, height: int) -> tuple[int, int] | None:

@@ -71,9 +71,10 @@ class LatestMailbox(Generic[T]):
             return item
 
     def hold(self) -> None:
-        """Give nothing out until :meth:`release` (waiting items stay, in order)."""
+        """Give nothing out until :meth:`release` (waiting items stay, in order); steps already granted stay."""
         with self._cond:
-            self._held, self._steps = True, 0
+            if not self._held:
+                self._held, self._steps = True, 0
 
     def release(self) -> None:
         with self._cond:

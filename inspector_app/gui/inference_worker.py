@@ -74,7 +74,10 @@ class InferenceWorker(QThread):
         self._pending_threshold: float | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        #: Called in this thread with each result right after inspection (the capture recorder); errors are reported.
+        self._unsent: list[InspectionResult] = []  # results not yet sent to the window (worker thread only)
+        self._sent_at = 0.0
+        #: Called in this thread with each result once it is sent or queued to be sent (the capture recorder);
+        #: errors are reported.
         self.after_inspection: Callable[[InspectionResult], None] | None = None
 
     # -- called from the GUI thread ---------------------------------------------------------------------
@@ -99,33 +102,34 @@ class InferenceWorker(QThread):
     def run(self) -> None:
         # Before any model loads: TensorFlow's compute threads, started from here, inherit these cores.
         place_current_thread("inference")
-        pending: list[InspectionResult] = []
-        sent_at = 0.0
         while not self._stop.is_set():
             self._apply_pending()
             item = self.mailbox.take(timeout=0.1)
-            if item is not None:
-                self._handle(item, pending)
+            result = None if item is None else self._handle(*item)
+            if result is not None:
+                self._unsent.append(result)
             # Send now when nothing else waits (a live frame is shown at once), else at most every interval.
-            if pending and (len(self.mailbox) == 0 or time.monotonic() - sent_at >= RESULT_INTERVAL_S):
-                self.results.emit(pending)
-                pending, sent_at = [], time.monotonic()
-        if pending:
-            self.results.emit(pending)
+            if self._unsent and (len(self.mailbox) == 0 or time.monotonic() - self._sent_at >= RESULT_INTERVAL_S):
+                self._send()
+            if result is not None:
+                self._after_inspection(result)  # after sending: the verdict reaches the screen first
+        self._send()
 
-    def _handle(self, item: tuple[int, Frame], pending: list[InspectionResult]) -> None:
-        generation, frame = item
+    def _send(self) -> None:
+        if self._unsent:
+            self.results.emit(self._unsent)
+            self._unsent, self._sent_at = [], time.monotonic()
+
+    def _handle(self, generation: int, frame: Frame) -> InspectionResult | None:
         if self._model is None:
             self.frame_without_model.emit(frame, generation)
-            return
+            return None
         try:
-            result = self._inspect(frame, generation)
+            return self._inspect(frame, generation)
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the line
             log.exception("inspection failed")
             self.error.emit(f"frame {frame.index} ({frame.path or frame.source_id}): {type(exc).__name__}: {exc}")
-            return
-        pending.append(result)
-        self._after_inspection(result)
+            return None
 
     def _after_inspection(self, result: InspectionResult) -> None:
         hook = self.after_inspection
@@ -142,6 +146,7 @@ class InferenceWorker(QThread):
             ref, self._pending = self._pending, None
             threshold, self._pending_threshold = self._pending_threshold, None
         if ref is not None:
+            self._send()  # the previous model's results reach the window before the news of a new model
             self.model_loading.emit(str(ref))
             try:
                 model = self._loader(self.store, ref)

@@ -3,7 +3,8 @@
 The GUI thread only paints: a SourceReader thread reads frames, the InferenceWorker thread inspects them,
 and results arrive by signal. Painting runs from a display-rate timer that draws only the newest result,
 so a fast stream never floods the event loop. A generation number drops results that belong to a source
-or model the operator has already switched away from.
+the operator has already switched away from; a model switch needs none, because the worker's signals arrive
+in order.
 """
 
 from __future__ import annotations
@@ -310,10 +311,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_loaded(self, model: Any) -> None:
         self.model = model
-        self.generation += 1  # results from the previous model are stale now
-        self.worker.mailbox.clear()
-        if self.reader is not None:
-            self.reader.generation = self.generation
+        # The worker's signals arrive in order: every result of the previous model came before this one, every
+        # result after it is the new model's. So the counters start afresh here, and frames waiting for the
+        # worker are simply inspected by the new model (an unpaced folder skips none of its images).
         self.stats.reset()
         self.worker.mailbox.dropped = 0  # drops are counted per source and model, like the other counters
         self.chart.clear_scores()
@@ -345,7 +345,7 @@ class MainWindow(QMainWindow):
     def _on_results(self, results: list[InspectionResult]) -> None:
         for result in results:
             if result.generation != self.generation:
-                continue  # belongs to a source or model the operator switched away from
+                continue  # belongs to a source the operator switched away from
             self.stats.add(result.failed, result.latency_ms)
             self.chart.add(result.normalised_score)
             self.latest = result

@@ -31,6 +31,7 @@ class SourceReader(QThread):
         self.wait_for_worker = wait_for_worker
         self._running = threading.Event()
         self._running.set()
+        self._paused = False  # the operator's state; _running also flickers on for each single step
         self._steps = 0
         self._lock = threading.Lock()
         self._stopping = False
@@ -38,11 +39,15 @@ class SourceReader(QThread):
 
     # -- controls, called from the GUI thread -----------------------------------------------------------
     def pause(self) -> None:
-        """Stop reading, and hold the frames already read ahead (they are inspected after resume or step)."""
+        """Stop reading. An unpaced folder's frames read ahead are held (inspected after resume or step); a
+        live source holds nothing, so a step shows a frame read after the key press, never a stale one."""
+        self._paused = True
         self._running.clear()
-        self.mailbox.hold()
+        if self.wait_for_worker:
+            self.mailbox.hold()
 
     def resume(self) -> None:
+        self._paused = False
         self.mailbox.release()
         self._running.set()
 
@@ -55,7 +60,7 @@ class SourceReader(QThread):
 
     @property
     def paused(self) -> bool:
-        return not self._running.is_set()
+        return self._paused
 
     def stop(self) -> None:
         self._stopping = True
@@ -64,12 +69,14 @@ class SourceReader(QThread):
 
     # -- thread body ------------------------------------------------------------------------------------
     def run(self) -> None:
-        place_current_thread("reader")  # its decoding stays off the inference cores (core.cores)
         try:
             self.source.open()
         except Exception as exc:  # noqa: BLE001 - reported to the window, never raised in a thread
             self.status.emit("error", str(exc))
             return
+        # After opening: a video decoder's own threads, started by open(), keep every core; this thread's
+        # reading and decoding stay off the inference cores (core.cores).
+        place_current_thread("reader")
         try:
             self._loop()
         finally:

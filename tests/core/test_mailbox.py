@@ -104,3 +104,12 @@ def test_close_wakes_a_blocked_reader_and_a_waiting_worker() -> None:
     putter.join(2)
     taker.join(2)
     assert outcome == {"put": False, "take": None}
+
+
+def test_pausing_again_keeps_a_step_not_yet_used() -> None:
+    box: LatestMailbox[int] = LatestMailbox()
+    box.hold()
+    box.grant_step()
+    box.hold()  # a second pause while the stepped frame is still being read
+    box.put(7, block=True, timeout=0)
+    assert box.take(timeout=0) == 7

@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings, QTimer
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.imaging import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
-from inspector_app.core.sources import CameraSource
+from inspector_app.core.sources import CameraSource, Frame, FrameSource
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.source_panel import SourceSpec
 from inspector_app.gui.verdict_banner import BannerState
@@ -149,6 +149,77 @@ def test_pause_and_step_on_an_unpaced_folder_keep_every_image_in_order(window: A
     qtbot.waitUntil(lambda: len(results) == 30, timeout=10000)
     qtbot.wait(200)
     assert [Path(r.frame.path).name for r in results] == [f"img_{i:03d}.png" for i in range(30)]
+
+
+class LiveFrames(FrameSource):
+    """A 100 frames/s camera stand-in: frame i is grey level i % 256, stamped when it is read."""
+
+    def __init__(self) -> None:
+        super().__init__("camera:fake")
+
+    def _open(self) -> None:
+        pass
+
+    def _close(self) -> None:
+        pass
+
+    def _read(self) -> Frame:
+        time.sleep(0.01)
+        return self._frame(np.full((8, 8, 3), self._index % 256, np.uint8))
+
+
+def test_a_step_on_a_live_source_inspects_a_frame_read_after_the_press(window: Any, qtbot: Any) -> None:
+    win = window()
+    load_fake_model(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("camera", "0"), source=LiveFrames())
+    qtbot.waitUntil(lambda: len(results) >= 5, timeout=5000)
+    win.toggle_pause()
+    qtbot.wait(300)
+    for _ in range(3):
+        seen, pressed = len(results), time.time()
+        win.step()
+        qtbot.waitUntil(lambda: len(results) == seen + 1, timeout=3000)
+        qtbot.wait(200)
+        assert len(results) == seen + 1
+        assert results[-1].frame.timestamp >= pressed  # never the frame that waited while paused
+
+
+def test_two_quick_steps_inspect_two_frames(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "imgs", [10] * 40)
+    win = window(delay=0.02)
+    load_fake_model(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(folder)))
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=5000)
+    win.toggle_pause()
+    qtbot.wait(300)
+    seen = len(results)
+    win.step()
+    win.step()  # before the first step's frame is through
+    qtbot.waitUntil(lambda: len(results) == seen + 2, timeout=3000)
+    qtbot.wait(300)
+    assert len(results) == seen + 2
+
+
+def test_a_model_switch_on_an_unpaced_folder_skips_no_image(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "imgs", [10] * 60)
+    win = window(delay=0.02)
+    load_fake_model(qtbot, win, "first")
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(folder)))
+    qtbot.waitUntil(lambda: len(results) >= 10, timeout=5000)
+    load_fake_model(qtbot, win, "second")
+    qtbot.waitUntil(lambda: len(results) == 60, timeout=10000)
+    qtbot.wait(200)
+    assert [Path(r.frame.path).name for r in results] == [f"img_{i:03d}.png" for i in range(60)]
+    models = [r.model_name for r in results]
+    switch = models.index("second")
+    assert set(models[:switch]) == {"first"} and set(models[switch:]) == {"second"}
+    assert win.stats.inspected == 60 - switch  # counters restart with the new model
 
 
 def test_slow_model_drops_stale_frames_and_gui_stays_responsive(window: Any, qtbot: Any, tmp_path: Path) -> None:
