@@ -13,7 +13,7 @@ Two things, printed as JSON:
   median map value far (> 100 px) from any labelled defect, also with the labelled defect painted out
   (OpenCV inpainting of the dilated mask), and the share of photographs whose far median lies above the
   90th percentile of the good test images' medians. Unseen tiles score above the recalled good ones all
-  over, and the large, faint ``uneven`` regions (70 % of all defect pixels) only a little above that, so
+  over, and the large, faint ``uneven`` regions (72 % of all defect pixels) only a little above that, so
   they rank below the normal surface of other defect photographs however sharp the maps are.
 """
 
