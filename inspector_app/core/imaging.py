@@ -18,7 +18,7 @@ import secrets
 import struct
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -570,17 +570,51 @@ def overlay_heatmap(image: np.ndarray, norm_map: np.ndarray, opacity: float = 0.
         A new ``uint8`` RGB array of the image's size.
     """
     rgb = to_rgb_uint8(image)
+    out = np.empty_like(rgb)
+    for top, strip in _overlay_strips(rgb, norm_map, opacity):
+        out[top : top + len(strip)] = strip
+    return out
+
+
+def overlay_heatmap_bgrx(image: np.ndarray, norm_map: np.ndarray, opacity: float, out: np.ndarray) -> None:
+    """:func:`overlay_heatmap` written into ``out`` (``uint8`` H×W×4) as bytes B, G, R, 255.
+
+    That is how a 32-bit ``0xffRRGGBB`` pixel lies in memory on a little-endian machine, the layout a screen
+    draws from, so a display can show the result without converting it again; the conversion is done strip
+    by strip while the strip is still in the CPU cache.
+    """
+    _check_bgrx(out, image)
+    for top, strip in _overlay_strips(to_rgb_uint8(image), norm_map, opacity):
+        cv2.cvtColor(strip, cv2.COLOR_RGB2BGRA, dst=out[top : top + len(strip)])
+
+
+def rgb_to_bgrx(image: np.ndarray, out: np.ndarray) -> None:
+    """Write a picture into ``out`` (``uint8`` H×W×4) as bytes B, G, R, 255, as :func:`overlay_heatmap_bgrx`."""
+    _check_bgrx(out, image)
+    cv2.cvtColor(to_rgb_uint8(image), cv2.COLOR_RGB2BGRA, dst=out)
+
+
+def _check_bgrx(out: np.ndarray, image: np.ndarray) -> None:
+    shape = np.shape(image)[:2]
+    if out.dtype != np.uint8 or out.shape != (*shape, 4) or not out.flags.c_contiguous or not out.flags.writeable:
+        msg = f"output must be a writable C-contiguous uint8 {shape[0]}×{shape[1]}×4 array, got {out.dtype} {out.shape}"
+        raise ValueError(msg)
+
+
+def _overlay_strips(rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> Iterator[tuple[int, np.ndarray]]:
+    """The overlaid picture as (first row, RGB rows) strips that fit in the CPU cache, top to bottom.
+
+    A strip with nothing above the ramp's start is the picture's own rows (a view, not a copy).
+    """
     height, width = rgb.shape[:2]
     m = _as_map(norm_map, "overlay_heatmap")
     if m.shape != (height, width):
         m = resize_map(m, height, width)
-    out = rgb.copy()
-    if opacity > 0:  # also False for NaN
-        tables = _blend_tables(float(min(opacity, 1.0)), HEATMAP_VMAX)
-        step = max(1, _STRIP_PIXELS // width)
-        for top in range(0, height, step):
-            _blend_strip(out[top : top + step], m[top : top + step], tables)
-    return out
+    tables = _blend_tables(float(min(opacity, 1.0)), HEATMAP_VMAX) if opacity > 0 else None  # NaN: none
+    step = max(1, _STRIP_PIXELS // width)
+    for top in range(0, height, step):
+        rows = rgb[top : top + step]
+        yield top, rows if tables is None else _blend_strip(rows, m[top : top + step], tables)
 
 
 def draw_mask_contours(
@@ -632,9 +666,20 @@ def _bins_below_threshold(vmax: float) -> int:
 
 
 def _map_to_index(m: np.ndarray, vmax: float) -> np.ndarray:
-    """float32 map -> uint8 table index; index < bins_below_threshold exactly when value < 1.0."""
-    scaled = np.multiply(m, np.float32(_bins_below_threshold(vmax)), dtype=np.float32)
-    np.fmax(scaled, 0.0, out=scaled)  # also turns NaN into 0
+    """float32 map -> uint8 table index; index < bins_below_threshold exactly when value < 1.0.
+
+    Entry i holds the values from i / bins up to (i + 1) / bins. With an even ``bins`` (the overlay's scale
+    has 128) this takes two passes instead of four: clip, then one OpenCV pass computing
+    ``round(value · bins − 0.5)``, which is the floor except that a value exactly on an odd entry's edge lands
+    one entry lower (rounding is half to even); the threshold's edge is even, so 1.0 itself stays exact.
+    NaN becomes 0 (OpenCV saturates it there) and +inf the top entry.
+    """
+    bins = _bins_below_threshold(vmax)
+    clipped = np.clip(m, np.float32(0.0), np.float32(256.0 / bins))  # NaN stays NaN
+    if bins % 2 == 0:
+        return cv2.convertScaleAbs(clipped, alpha=float(bins), beta=-0.5)
+    scaled = np.multiply(clipped, np.float32(bins), dtype=np.float32)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
     np.fmin(scaled, 255.0, out=scaled)
     return scaled.astype(np.uint8)  # truncation is floor here: every value is >= 0
 
@@ -668,20 +713,26 @@ def _colour_table(vmax: float) -> np.ndarray:
     return _pack(_colour_scale(vmax))
 
 
-def _blend_strip(out: np.ndarray, m: np.ndarray, tables: tuple[np.ndarray, np.ndarray]) -> None:
-    """Blend the heatmap into a strip of ``out`` in place: ``image * (1 - alpha) + heat * alpha``.
+def _blend_strip(rows: np.ndarray, m: np.ndarray, tables: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """One strip with the heatmap blended in: ``image * (1 - alpha) + heat * alpha``; ``rows`` is not written.
 
     Working in strips that fit in the CPU cache makes this about twice as fast as whole-frame operations,
-    and only the columns holding pixels above the ramp's start are touched (on a good part, none are).
+    and only the columns holding pixels above the ramp's start are touched (on a good part, none are, and
+    ``rows`` itself is returned).
     """
     index = _map_to_index(m, HEATMAP_VMAX)
     x, _, w, _ = cv2.boundingRect((index >= _first_ramp_index(HEATMAP_VMAX)).view(np.uint8))
     if w == 0:
-        return
+        return rows
     cols = slice(x, x + w)
     keep, add = tables
-    kept = cv2.multiply(out[:, cols], _lookup_rgb(index[:, cols], keep), scale=1.0 / 255.0)
-    out[:, cols] = cv2.add(kept, _lookup_rgb(index[:, cols], add), dst=kept)
+    blended = cv2.multiply(rows[:, cols], _lookup_rgb(index[:, cols], keep), scale=1.0 / 255.0)
+    blended = cv2.add(blended, _lookup_rgb(index[:, cols], add), dst=blended)
+    if w == rows.shape[1]:
+        return blended
+    out = rows.copy()
+    out[:, cols] = blended
+    return out
 
 
 def _first_ramp_index(vmax: float) -> int:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QWheelEvent
+from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from inspector_app.gui.qimage import to_pixmap
+from inspector_app.core.imaging import overlay_heatmap_bgrx
+from inspector_app.gui.qimage import FrameCanvas
 
 
 class ImageView(QGraphicsView):
@@ -23,10 +24,20 @@ class ImageView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self._fit = True
         self._shape: tuple[int, int] | None = None
+        self._canvas = FrameCanvas()
 
     def show_image(self, rgb: np.ndarray) -> None:
-        self._item.setPixmap(to_pixmap(rgb))
-        shape = rgb.shape[:2]
+        """Show a picture (anything ``to_rgb_uint8`` accepts) as it is."""
+        self._show(self._canvas.show_rgb(rgb), np.shape(rgb)[:2])
+
+    def show_heatmap(self, rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> None:
+        """Show a picture with its anomaly heatmap blended in (``core.imaging.overlay_heatmap``)."""
+        height, width = np.shape(rgb)[:2]
+        pixmap = self._canvas.draw(height, width, lambda out: overlay_heatmap_bgrx(rgb, norm_map, opacity, out))
+        self._show(pixmap, (height, width))
+
+    def _show(self, pixmap: QPixmap, shape: tuple[int, int]) -> None:
+        self._item.setPixmap(pixmap)  # replaces the canvas's previous pixmap, as FrameCanvas requires
         if shape != self._shape:
             self._shape = shape
             self.scene().setSceneRect(self._item.boundingRect())

@@ -13,7 +13,6 @@ import logging
 import time
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -24,7 +23,7 @@ from PySide6.QtWidgets import (
 from inspector_app import __version__
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
-from inspector_app.core.imaging import draw_mask_contours, overlay_heatmap
+from inspector_app.core.imaging import draw_mask_contours
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.core.stream_stats import StreamStats
@@ -372,7 +371,7 @@ class MainWindow(QMainWindow):
             self._chart_dirty = True
             if self.latest is not None:
                 r = self.latest
-                self.view.show_image(self.render_overlay(r))
+                self.show_result(r)
                 self.banner.show_verdict(r.failed, r.score, r.threshold, r.normalised_score)
             elif self.latest_frame is not None:
                 self.view.show_image(self.latest_frame.image)
@@ -385,14 +384,16 @@ class MainWindow(QMainWindow):
             self._chart_drawn_at = now
             self.chart.refresh()
 
-    def render_overlay(self, result: InspectionResult) -> np.ndarray:
+    def show_result(self, result: InspectionResult) -> None:
+        """Draw a result's frame with the overlay the toolbar selects."""
         mode = self.overlay_combo.currentText()
         image = result.frame.image
         if mode == "heatmap":
-            return overlay_heatmap(image, result.anomaly_map, self.opacity.value() / 100)
-        if mode == "contours":
-            return draw_mask_contours(image, result.anomaly_map, level=1.0)
-        return image
+            self.view.show_heatmap(image, result.anomaly_map, self.opacity.value() / 100)
+        elif mode == "contours":
+            self.view.show_image(draw_mask_contours(image, result.anomaly_map, level=1.0))
+        else:
+            self.view.show_image(image)
 
     # -- controls ---------------------------------------------------------------------------------------
     def toggle_pause(self) -> None:

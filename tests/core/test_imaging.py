@@ -23,8 +23,10 @@ from inspector_app.core.imaging import (
     load_image,
     load_mask,
     overlay_heatmap,
+    overlay_heatmap_bgrx,
     resize,
     resize_map,
+    rgb_to_bgrx,
     save_image,
     thumbnail,
     to_rgb_uint8,
@@ -584,6 +586,47 @@ def test_overlay_resizes_a_smaller_map_and_accepts_grey_images() -> None:
 def test_overlay_with_no_opacity_changes_nothing(opacity: float) -> None:
     image = RNG.integers(0, 256, (10, 10, 3), dtype=np.uint8)
     np.testing.assert_array_equal(overlay_heatmap(image, np.full((10, 10), 2.0), opacity), image)
+
+
+@pytest.mark.parametrize("vmax", [HEATMAP_VMAX, 2.5, 3.0, 256.0])
+def test_heatmap_index_splits_exactly_at_the_threshold(vmax: float) -> None:
+    """The largest float32 below 1.0 is cold and 1.0 warm, for even (fast path) and odd entry counts."""
+    just_below = np.nextafter(np.float32(1.0), np.float32(0.0))
+    just_above = np.nextafter(np.float32(1.0), np.float32(2.0))
+    below, at, above = (colour_of(float(v), vmax) for v in (just_below, 1.0, just_above))
+    assert below[0] < 100 and at[0] == 255 and above[0] == 255
+
+
+def test_overlay_into_bgrx_equals_the_rgb_overlay() -> None:
+    """The window's path (B, G, R, 255 bytes) shows what ``overlay_heatmap`` returns, quiet strips included."""
+    image = RNG.integers(0, 256, (301, 263, 3), dtype=np.uint8)
+    norm_map = RNG.uniform(-0.5, 2.5, (301, 263)).astype(np.float32)
+    norm_map[:100] = 0.1  # skipped strips
+    norm_map[150:, :120] = 0.0  # strips blended in some columns only
+    out = np.zeros((301, 263, 4), np.uint8)
+    overlay_heatmap_bgrx(image, norm_map, 0.6, out)
+    np.testing.assert_array_equal(out[..., 2::-1], overlay_heatmap(image, norm_map, 0.6))
+    assert (out[..., 3] == 255).all()
+
+
+def test_overlay_into_bgrx_refuses_an_output_it_cannot_fill() -> None:
+    image = np.zeros((10, 12, 3), np.uint8)
+    for bad in (np.zeros((10, 12, 3), np.uint8), np.zeros((12, 10, 4), np.uint8), np.zeros((10, 12, 4), np.float32),
+                np.zeros((10, 24, 4), np.uint8)[:, ::2]):
+        with pytest.raises(ValueError, match="output must be"):
+            overlay_heatmap_bgrx(image, np.zeros((10, 12), np.float32), 0.5, bad)
+
+
+def test_rgb_to_bgrx_swaps_channels_and_sets_the_fourth_byte() -> None:
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    out = np.zeros((3, 4, 4), np.uint8)
+    rgb_to_bgrx(grey, out)
+    np.testing.assert_array_equal(out[..., :3], np.repeat(grey[..., None], 3, axis=2))
+    colour = np.zeros((2, 2, 3), np.uint8)
+    colour[..., 0] = 200  # red
+    out = np.zeros((2, 2, 4), np.uint8)
+    rgb_to_bgrx(colour, out)
+    assert out[0, 0].tolist() == [0, 0, 200, 255]
 
 
 # -------------------------------------------------------------------------------------------------- contours
