@@ -1,0 +1,32 @@
+"""The stream bench's two rates measure the same thing: a fixed number of inspections over their own time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import BrightFailsModel
+from inspector_app.core.imaging import save_image
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.gui import stream_bench
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    images = tmp_path / "frames"
+    images.mkdir()
+    for i in range(6):
+        save_image(images / f"{i:02d}.png", np.full((32, 32, 3), 40 * i, np.uint8))
+    return images
+
+
+def test_stream_and_model_rates_agree_with_a_model_of_known_speed(qtbot, tmp_path: Path, folder: Path) -> None:  # noqa: ARG001
+    """A 20 ms model runs at about 50 images/s alone and through the reader and worker alike."""
+    model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.02)
+    stream = stream_bench.stream_throughput(ModelStore(tmp_path / "models"), model, folder, count=15)
+    alone = stream_bench.model_only(model, [np.zeros((32, 32, 3), np.uint8)], count=15)
+    assert 35 < alone <= 50.5
+    assert 35 < stream <= 50.5
+    assert model.calls >= stream_bench.WARMUP_FRAMES + 15 + 15
