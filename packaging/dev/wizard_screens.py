@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", type=int, default=1, choices=range(1, 7))
     parser.add_argument("--work", default="/tmp/wizard-screens", help="generated data and the data dir")
     parser.add_argument("--data", help="a dataset folder to show on pages 1-3 instead of generated parts")
+    parser.add_argument("--family", help="pages 1-3: the family chosen on page 1 (default: the wizard's own)")
     parser.add_argument("--device", help="the device line (default: ask TensorFlow in a child)")
     parser.add_argument("--kill-after", type=float, default=0, help="page 4: SIGKILL the child after N seconds")
     args = parser.parse_args(argv)
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     model = trained_version(home, parts) if args.page >= 5 else None
     app = QApplication.instance() or QApplication(sys.argv[:1])
     initial: dict = {"data": [str(data)]}
+    if args.family:
+        initial["family"] = args.family
     if args.page >= 4:  # small settings, so page 4 shows several epochs within seconds
         initial.update(family="autoencoder", name=NAME, config={**CONFIG, "epochs": 400})
     wizard = TrainingWizard(ModelStore(home), initial=initial, device=args.device)

@@ -21,7 +21,7 @@ from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.training_wizard import TrainingWizard
 from inspector_app.gui.training_wizard.data_summary import summarize
 from inspector_app.gui.training_wizard.device_probe import DeviceProbe
-from inspector_app.gui.training_wizard.estimates import estimate_text
+from inspector_app.gui.training_wizard.estimates import epoch_seconds, estimate_text
 from inspector_app.gui.training_wizard.family_page import FamilyPage
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
@@ -90,6 +90,15 @@ def test_estimate_scales_with_size_and_names_the_cpu() -> None:
     small = estimate_text("autoencoder", {"image_size": 64, "epochs": 10, "base_filters": 32}, 500)
     assert "per epoch on this CPU" in small and "10 epochs" in small
     assert "to fit" in estimate_text("patch_memory", {"image_size": 224}, 200)
+
+
+def test_patch_memory_estimate_counts_the_overlapping_tiles() -> None:
+    """768 px in 224 px tiles with 25 % overlap: steps of 168 px and one flush with the edge, 5×5 tiles."""
+    plain = epoch_seconds("patch_memory", {"image_size": 224}, 100)
+    tiled = epoch_seconds("patch_memory", {"image_size": 768, "tile_size": 224, "tile_overlap": 0.25}, 100)
+    assert plain is not None and tiled is not None
+    assert tiled == pytest.approx(25 * plain)
+    assert epoch_seconds("patch_memory", {"image_size": 768, "tile_size": 0}, 100) == pytest.approx(plain * (768 / 224) ** 2)
 
 
 def test_crash_reports_signal_and_last_lines(qtbot: Any, tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
 #: Settings shown in the main section, in this order, when the family has them; the rest go under Advanced.
-MAIN_KEYS = ("image_size", "epochs", "batch_size", "learning_rate", "input_space", "backbone", "augment",
-             "early_stopping", "mixed_precision")
+MAIN_KEYS = ("image_size", "tile_size", "epochs", "batch_size", "learning_rate", "input_space", "backbone",
+             "augment", "early_stopping", "mixed_precision")
 LABELS = {
     "image_size": "Image size (px)",
     "epochs": "Epochs",
@@ -28,14 +28,20 @@ LABELS = {
     "augment": "Augmentation (flips, brightness)",
     "early_stopping": "Early stopping (patience in epochs, 0 = off)",
     "mixed_precision": "Mixed precision (float16 on a supporting GPU)",
+    "tile_size": "Tile size (px, 0 = no tiling)",
+    "tile_overlap": "Tile overlap (fraction)",
+    "coreset_fraction": "Patches remembered (fraction kept by the coreset)",
+    "neighbourhood": "Patch neighbourhood (feature cells averaged, n×n)",
+    "smoothing_sigma": "Map smoothing (Gaussian sigma, px)",
+    "layers": "Backbone taps (JSON list, shallower first)",
 }
 #: Settings with a known set of values get a drop-down (still editable, for values added later).
 CHOICES = {"input_space": ("pixels", "features"), "map_metric": ("l2", "ssim", "ssim+l2")}
 #: Settings that only matter when another setting has a given value (greyed out otherwise).
 DEPENDS_ON = {"backbone": ("input_space", "features"), "feature_bottleneck": ("input_space", "features")}
 EDITOR_WIDTH = 200
-INT_RANGES = {"image_size": (16, 2048, 16), "epochs": (1, 10000, 1), "batch_size": (1, 4096, 1),
-              "early_stopping": (0, 1000, 1)}
+INT_RANGES = {"image_size": (16, 8192, 16), "epochs": (1, 10000, 1), "batch_size": (1, 4096, 1),
+              "early_stopping": (0, 1000, 1), "tile_size": (0, 2048, 16)}
 
 
 def label_for(key: str) -> str:

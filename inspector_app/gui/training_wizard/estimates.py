@@ -31,8 +31,24 @@ def epoch_seconds(family: str, config: dict[str, Any], images: int) -> float | N
         return (images * AUTOENCODER_S_PER_IMAGE_128 * (size / 128) ** AUTOENCODER_SIZE_EXPONENT
                 * (filters / 32) ** AUTOENCODER_FILTER_EXPONENT)
     if family == "patch_memory":
-        return images * PATCH_MEMORY_S_PER_IMAGE_224 * (size / 224) ** 2
+        return images * PATCH_MEMORY_S_PER_IMAGE_224 * patch_memory_pixels(config) / 224**2
     return None
+
+
+def patch_memory_pixels(config: dict[str, Any]) -> float:
+    """Pixels the backbone sees per image: the working size, or every (overlapping) tile cut from it."""
+    from inspector_app.detectors.patch_memory_tiles import tile_origins  # noqa: PLC0415 - numpy only
+
+    size = int(config.get("image_size", 224))
+    tile = int(config.get("tile_size", 0) or 0)
+    if not 0 < tile < size:
+        return float(size * size)
+    overlap = float(config.get("tile_overlap", 0.25))
+    try:
+        tiles = len(tile_origins(size, tile, overlap)) ** 2
+    except ValueError:  # an overlap being typed; the run itself refuses it
+        tiles = (size / tile) ** 2
+    return float(tiles * tile * tile)
 
 
 def duration_text(seconds: float) -> str:
