@@ -670,8 +670,9 @@ def _map_to_index(m: np.ndarray, vmax: float) -> np.ndarray:
 
     Entry i holds the values from i / bins up to (i + 1) / bins. With an even ``bins`` (the overlay's scale
     has 128) this takes two passes instead of four: clip, then one OpenCV pass computing
-    ``round(value · bins − 0.5)``, which is the floor except that a value exactly on an odd entry's edge lands
-    one entry lower (rounding is half to even); the threshold's edge is even, so 1.0 itself stays exact.
+    ``round(value · bins − 0.5)``, which is the floor except that a value on an odd entry's edge (or, when bins
+    is not a power of two, within one float32 step of it) lands one entry lower: rounding is half to even. The
+    threshold's edge is even and the product is exact enough there, so the split at 1.0 is exact.
     NaN becomes 0 (OpenCV saturates it there) and +inf the top entry.
     """
     bins = _bins_below_threshold(vmax)

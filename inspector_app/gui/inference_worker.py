@@ -40,7 +40,8 @@ class InspectionResult:
     anomaly_map: np.ndarray
     map_is_mask: bool
     latency_ms: float
-    finished_at: float
+    finished_at: float  # wall clock, for records
+    finished_monotonic: float = 0.0  # time.perf_counter(), for rates (a wall-clock step cannot skew them)
 
 
 def default_loader(store: ModelStore, ref: ModelRef) -> Any:
@@ -178,4 +179,5 @@ class InferenceWorker(QThread):
             map_is_mask=bool(model.map_is_mask),
             latency_ms=latency,
             finished_at=time.time(),
+            finished_monotonic=time.perf_counter(),
         )

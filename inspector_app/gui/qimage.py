@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
-from inspector_app.core.imaging import rgb_to_bgrx
+from inspector_app.core.imaging import rgb_to_bgrx, to_rgb_uint8
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -29,7 +29,9 @@ class FrameCanvas:
     10–15 ms a frame here against about 4 for the overlay itself. Here the overlay is written straight
     into a kept ``RGB32`` image, which the pixmap then shares instead of converting. Because it shares,
     the pixmap of one call stays intact only until the call after next: a view must replace it by then,
-    as :class:`~inspector_app.gui.image_view.ImageView` does with every frame it shows.
+    as :class:`~inspector_app.gui.image_view.ImageView` does with every frame it shows. For the same reason
+    a buffer keeps one ``cacheKey`` while its pixels change: nothing may cache these pixmaps by key
+    (``QPixmapCache``, an item cache mode, an OpenGL viewport).
     """
 
     def __init__(self) -> None:
@@ -37,7 +39,9 @@ class FrameCanvas:
         self._turn = 0
 
     def draw(self, height: int, width: int, fill: Callable[[np.ndarray], None]) -> QPixmap:
-        """Let ``fill`` write an H×W×4 array of bytes B, G, R, 255, and return it as a pixmap."""
+        """Let ``fill`` write an H×W×4 array of bytes B, G, R, 255, and return it as a pixmap (a null one if empty)."""
+        if height <= 0 or width <= 0:
+            return QPixmap()
         if not self._images or self._images[0][1].shape[:2] != (height, width):
             self._images = [_bgrx_image(height, width) for _ in range(2)]
         self._turn ^= 1
@@ -47,7 +51,8 @@ class FrameCanvas:
 
     def show_rgb(self, rgb: np.ndarray) -> QPixmap:
         """A picture (anything ``to_rgb_uint8`` accepts) as a pixmap."""
-        return self.draw(*np.shape(rgb)[:2], lambda out: rgb_to_bgrx(rgb, out))
+        rgb = to_rgb_uint8(rgb)  # checks the shape; no copy when it is uint8 RGB already
+        return self.draw(*rgb.shape[:2], lambda out: rgb_to_bgrx(rgb, out))
 
 
 def _bgrx_image(height: int, width: int) -> tuple[QImage, np.ndarray]:

@@ -2,7 +2,8 @@
 
 - end-to-end stream throughput on a folder (reader thread → mailbox → worker thread → result signal)
   versus model-only throughput of the same model on the same images, in the same run;
-- overlay paint time per frame at 1280×1024 (heatmap blend + QImage conversion);
+- overlay paint time per frame at 1280×1024 (heatmap blended into the view's image, handed to the view),
+  also with a repaint of the view;
 - time from launch to the window shown, and whether TensorFlow was imported by then;
 - resident memory of the running window after 100 frames and after many more, and the frame rate of
   that whole window (painting included) against the model alone.
@@ -107,7 +108,7 @@ class _Counter(QObject):
 
     @Slot(object)
     def add(self, results: list[Any]) -> None:
-        self.finished_at.extend(r.finished_at for r in results)
+        self.finished_at.extend(r.finished_monotonic for r in results)
 
 
 def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = TIMED_FRAMES) -> float:
@@ -126,12 +127,16 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     _wait(lambda: worker.model is not None, 60)
     reader = SourceReader(FolderSource(folder, loop=True), worker.mailbox, generation=0, wait_for_worker=True)
     reader.start()
-    _wait(lambda: counter.count > WARMUP_FRAMES + count, 600)
+    finished = _wait(lambda: counter.count > WARMUP_FRAMES + count, 600)
     reader.stop()
     reader.wait(3000)
     worker.stop()
     worker.wait(3000)
     stamps = counter.finished_at
+    if not finished:
+        msg = (f"the stream produced {len(stamps)} results in 10 minutes, fewer than the {WARMUP_FRAMES + count + 1} "
+               f"needed: is every frame failing, or the source stalled?")
+        raise RuntimeError(msg)
     return count / (stamps[WARMUP_FRAMES + count] - stamps[WARMUP_FRAMES])
 
 

@@ -98,7 +98,7 @@ def main() -> int:
         report[kind] = {"images": len(raw), "far_median": round(float(np.median(raw)), 1),
                         "far_median_defect_painted_out": round(float(np.median(painted)), 1),
                         "share_above_good_p90": round(float((np.array(raw) > good_p90).mean()), 2),
-                        "within_photograph_auroc": round(float(np.median(within)), 3),
+                        "within_photograph_auroc": round(float(np.median(within)), 3) if within else None,
                         "label_share_of_photograph": round(float(np.mean(share)), 3)}
     report["pixel_auroc_defect_photographs_only"] = round(
         pixel_auroc(np.concatenate(pooled_masks), np.concatenate(pooled_maps)), 4)

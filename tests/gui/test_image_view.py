@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage, QPixmap
 
 from inspector_app.core.imaging import overlay_heatmap
@@ -50,3 +51,10 @@ def test_view_shows_the_heatmap_overlay_and_then_a_plain_frame(qtbot) -> None:
     view.show_image(picture)
     np.testing.assert_array_equal(rgb_of(view._item.pixmap()), picture)
     assert view.sceneRect().width() == 64 and view.sceneRect().height() == 48
+
+
+def test_canvas_shows_nothing_for_an_empty_picture_and_refuses_a_line(qtbot) -> None:  # noqa: ARG001
+    canvas = FrameCanvas()
+    assert canvas.show_rgb(np.zeros((0, 5, 3), np.uint8)).isNull()
+    with pytest.raises(ValueError, match="H×W"):
+        canvas.show_rgb(np.zeros(5, np.uint8))

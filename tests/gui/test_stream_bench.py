@@ -30,3 +30,12 @@ def test_stream_and_model_rates_agree_with_a_model_of_known_speed(qtbot, tmp_pat
     assert 35 < alone <= 50.5
     assert 35 < stream <= 50.5
     assert model.calls >= stream_bench.WARMUP_FRAMES + 15 + 15
+
+
+def test_a_stream_too_slow_to_finish_is_reported_not_indexed(qtbot, tmp_path: Path, folder: Path,  # noqa: ARG001
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    wait = stream_bench._wait
+    monkeypatch.setattr(stream_bench, "_wait", lambda condition, timeout_s: wait(condition, min(timeout_s, 0.5)))
+    model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.2)
+    with pytest.raises(RuntimeError, match="fewer than"):
+        stream_bench.stream_throughput(ModelStore(tmp_path / "models"), model, folder, count=15)
