@@ -1,14 +1,34 @@
-"""Central image view: the frame with its overlay, zoom with the wheel, pan by dragging, fit on double-click."""
+"""Central image view: the frame with its overlay, zoom with the wheel, pan by dragging, fit on double-click.
+
+While the whole frame is fitted to the view (as the window opens), the frame and its map are first shrunk
+by the largest whole factor that still leaves at least one pixel per screen pixel: a 1280×1024 camera frame
+in a 1060×490 view is drawn from a quarter of its pixels, and Qt smooth-scales a pixmap of nearly screen
+size instead of a full one on every repaint. Zoomed in, the overlay is drawn at full resolution. Scene
+coordinates are always the frame's own pixels.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from inspector_app.core.imaging import overlay_heatmap_bgrx
+from inspector_app.core.imaging import draw_mask_contours, overlay_heatmap_bgrx, resize, resize_map, to_rgb_uint8
 from inspector_app.gui.qimage import FrameCanvas
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What the view shows, kept so it can be drawn again at another scale (a zoom, a resize)."""
+
+    rgb: np.ndarray
+    norm_map: np.ndarray | None = None
+    overlay: str = "none"  # "none", "heatmap" or "contours"
+    opacity: float = 0.0
+    level: float = 1.0
 
 
 class ImageView(QGraphicsView):
@@ -24,34 +44,92 @@ class ImageView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self._fit = True
         self._shape: tuple[int, int] | None = None
+        self._shown: _Shown | None = None
         self._canvas = FrameCanvas()
 
+    # -- what to show ---------------------------------------------------------------------------------------
     def show_image(self, rgb: np.ndarray) -> None:
         """Show a picture (anything ``to_rgb_uint8`` accepts) as it is."""
-        self._show(self._canvas.show_rgb(rgb), np.shape(rgb)[:2])
+        self._show(_Shown(to_rgb_uint8(rgb)))
 
     def show_heatmap(self, rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> None:
         """Show a picture with its anomaly heatmap blended in (``core.imaging.overlay_heatmap``)."""
-        height, width = np.shape(rgb)[:2]
-        pixmap = self._canvas.draw(height, width, lambda out: overlay_heatmap_bgrx(rgb, norm_map, opacity, out))
-        self._show(pixmap, (height, width))
+        self._show(_Shown(to_rgb_uint8(rgb), np.asarray(norm_map), "heatmap", opacity))
 
-    def _show(self, pixmap: QPixmap, shape: tuple[int, int]) -> None:
-        self._item.setPixmap(pixmap)  # replaces the canvas's previous pixmap, as FrameCanvas requires
+    def show_contours(self, rgb: np.ndarray, norm_map: np.ndarray, level: float = 1.0) -> None:
+        """Show a picture with the outline of its map's regions at or above ``level``, drawn in screen pixels."""
+        self._show(_Shown(to_rgb_uint8(rgb), np.asarray(norm_map), "contours", level=level))
+
+    @property
+    def drawn_size(self) -> tuple[int, int]:
+        """(height, width) of the pixmap now shown: the frame's size zoomed in, fewer pixels when fitted."""
+        pixmap = self._item.pixmap()
+        return pixmap.height(), pixmap.width()
+
+    # -- drawing --------------------------------------------------------------------------------------------
+    def _show(self, shown: _Shown) -> None:
+        self._shown = shown
+        shape = shown.rgb.shape[:2]
         if shape != self._shape:
             self._shape = shape
-            self.scene().setSceneRect(self._item.boundingRect())
+            self.scene().setSceneRect(QRectF(0, 0, shape[1], shape[0]))
             if self._fit:
-                self.fit()
+                self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self._draw()
 
+    def _draw(self) -> None:
+        shown = self._shown
+        if shown is None:
+            return
+        height, width = shown.rgb.shape[:2]
+        k = self._shrink_factor(height, width)
+        rgb, norm_map = shown.rgb, shown.norm_map
+        if k > 1:  # whole k×k blocks only: OpenCV averages those fast (an odd ratio costs ~20× more)
+            rgb = resize(rgb[: height // k * k, : width // k * k], (width // k, height // k), "area")
+            if norm_map is not None:
+                if norm_map.shape[:2] == (height, width):
+                    norm_map = norm_map[: height // k * k, : width // k * k]
+                norm_map = resize_map(norm_map, height // k, width // k)
+        drawn_h, drawn_w = rgb.shape[:2]
+        if shown.overlay == "heatmap" and norm_map is not None:
+            pixmap = self._canvas.draw(
+                drawn_h, drawn_w, lambda out: overlay_heatmap_bgrx(rgb, norm_map, shown.opacity, out)
+            )
+        elif shown.overlay == "contours" and norm_map is not None:
+            pixmap = self._canvas.show_rgb(draw_mask_contours(rgb, norm_map, level=shown.level))
+        else:
+            pixmap = self._canvas.show_rgb(rgb)
+        self._item.setPixmap(pixmap)  # replaces the canvas's previous pixmap, as FrameCanvas requires
+        self._item.setTransform(QTransform.fromScale(k, k))
+
+    def _shrink_factor(self, height: int, width: int) -> int:
+        """1 when zoomed; fitted, the largest whole factor that leaves at least the screen pixels the frame covers."""
+        if not self._fit or height == 0 or width == 0:
+            return 1
+        ratio = self.devicePixelRatioF()
+        room_w, room_h = max(self.viewport().width() * ratio, 1.0), max(self.viewport().height() * ratio, 1.0)
+        scale = min(room_w / width, room_h / height)
+        return 1 if scale >= 0.5 else max(1, min(int(1.0 / scale), height, width))
+
+    # -- zoom -----------------------------------------------------------------------------------------------
     def fit(self) -> None:
+        was_fitted = self._fit
         self._fit = True
-        self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        if self._shown is not None and (not was_fitted or self._item.transform().m11() != self._shrink_factor(
+                *self._shown.rgb.shape[:2])):
+            self._draw()
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
-        factor = 1.25 if event.angleDelta().y() > 0 else 0.8
+    def zoom(self, factor: float) -> None:
+        """Scale the view by ``factor``; the frame is drawn at full resolution from now until the next fit."""
+        was_fitted = self._fit
         self._fit = False
         self.scale(factor, factor)
+        if was_fitted:
+            self._draw()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt API
+        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
         self.fit()

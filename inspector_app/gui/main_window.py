@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from inspector_app import __version__
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
-from inspector_app.core.imaging import draw_mask_contours
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.core.stream_stats import StreamStats
@@ -391,7 +390,7 @@ class MainWindow(QMainWindow):
         if mode == "heatmap":
             self.view.show_heatmap(image, result.anomaly_map, self.opacity.value() / 100)
         elif mode == "contours":
-            self.view.show_image(draw_mask_contours(image, result.anomaly_map, level=1.0))
+            self.view.show_contours(image, result.anomaly_map, level=1.0)
         else:
             self.view.show_image(image)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 
-from inspector_app.core.imaging import overlay_heatmap
+from inspector_app.core.imaging import overlay_heatmap, resize, resize_map
 from inspector_app.gui.image_view import ImageView
 from inspector_app.gui.qimage import FrameCanvas
 
@@ -58,3 +59,56 @@ def test_canvas_shows_nothing_for_an_empty_picture_and_refuses_a_line(qtbot) -> 
     assert canvas.show_rgb(np.zeros((0, 5, 3), np.uint8)).isNull()
     with pytest.raises(ValueError, match="H×W"):
         canvas.show_rgb(np.zeros(5, np.uint8))
+
+
+def wheel_up(view: ImageView) -> None:
+    centre = QPointF(view.viewport().width() / 2, view.viewport().height() / 2)
+    view.wheelEvent(QWheelEvent(centre, view.viewport().mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120),
+                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                                Qt.ScrollPhase.NoScrollPhase, False))
+
+
+def test_a_fitted_frame_is_drawn_in_screen_pixels_and_in_full_once_zoomed(qtbot) -> None:
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(170, 140)
+    view.show()
+    qtbot.waitExposed(view)
+    picture = RNG.integers(0, 256, (320, 400, 3), dtype=np.uint8)
+    heat = RNG.uniform(0.0, 2.0, (40, 50)).astype(np.float32)
+    view.show_heatmap(picture, heat, 0.6)
+    room = view.viewport().size() * view.devicePixelRatioF()
+    scale = min(room.width() / 400, room.height() / 320)  # about 0.4 in a 170×140 view
+    k = int(1 / scale)
+    assert k >= 2
+    height, width = view.drawn_size
+    assert (height, width) == (320 // k, 400 // k)
+    assert width >= int(400 * scale) and height >= int(320 * scale)  # at least one pixel per screen pixel
+    assert view.sceneRect() == QRectF(0, 0, 400, 320)  # scene coordinates stay the frame's pixels
+    shrunk = resize(picture[: height * k, : width * k], (width, height), "area")
+    expected = overlay_heatmap(shrunk, resize_map(heat, height, width), 0.6)
+    np.testing.assert_array_equal(rgb_of(view._item.pixmap()), expected)
+
+    wheel_up(view)
+    assert view.drawn_size == (320, 400)
+    np.testing.assert_array_equal(rgb_of(view._item.pixmap()), overlay_heatmap(picture, heat, 0.6))
+    view.show_image(picture)  # the next frame, still zoomed: full size
+    assert view.drawn_size == (320, 400)
+
+    view.fit()
+    assert view.drawn_size == (height, width)
+
+
+def test_contours_are_drawn_on_the_fitted_frame(qtbot) -> None:
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(170, 140)
+    view.show()
+    qtbot.waitExposed(view)
+    heat = np.zeros((320, 400), np.float32)
+    heat[100:200, 150:260] = 2.0
+    view.show_contours(np.full((320, 400, 3), 90, np.uint8), heat)
+    shown = rgb_of(view._item.pixmap())
+    assert shown.shape[:2] == view.drawn_size and view.drawn_size[1] < 400
+    red = (shown[..., 0] > 200) & (shown[..., 1] < 80)
+    assert red.any() and not red[: shown.shape[0] // 5].any()  # an outline around the region only
