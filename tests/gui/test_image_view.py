@@ -61,6 +61,17 @@ def test_canvas_shows_nothing_for_an_empty_picture_and_refuses_a_line(qtbot) -> 
         canvas.show_rgb(np.zeros(5, np.uint8))
 
 
+@pytest.fixture
+def small_view(qtbot) -> ImageView:
+    """A shown view far smaller than a 400×320 frame (about 0.4 of it)."""
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(170, 140)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
 def wheel_up(view: ImageView) -> None:
     centre = QPointF(view.viewport().width() / 2, view.viewport().height() / 2)
     view.wheelEvent(QWheelEvent(centre, view.viewport().mapToGlobal(centre), QPoint(0, 0), QPoint(0, 120),
@@ -68,12 +79,8 @@ def wheel_up(view: ImageView) -> None:
                                 Qt.ScrollPhase.NoScrollPhase, False))
 
 
-def test_a_fitted_frame_is_drawn_in_screen_pixels_and_in_full_once_zoomed(qtbot) -> None:
-    view = ImageView()
-    qtbot.addWidget(view)
-    view.resize(170, 140)
-    view.show()
-    qtbot.waitExposed(view)
+def test_a_fitted_frame_is_drawn_in_screen_pixels_and_in_full_once_zoomed(small_view: ImageView) -> None:
+    view = small_view
     picture = RNG.integers(0, 256, (320, 400, 3), dtype=np.uint8)
     heat = RNG.uniform(0.0, 2.0, (40, 50)).astype(np.float32)
     view.show_heatmap(picture, heat, 0.6)
@@ -99,12 +106,8 @@ def test_a_fitted_frame_is_drawn_in_screen_pixels_and_in_full_once_zoomed(qtbot)
     assert view.drawn_size == (height, width)
 
 
-def test_contours_are_drawn_on_the_fitted_frame(qtbot) -> None:
-    view = ImageView()
-    qtbot.addWidget(view)
-    view.resize(170, 140)
-    view.show()
-    qtbot.waitExposed(view)
+def test_contours_are_drawn_on_the_fitted_frame(small_view: ImageView) -> None:
+    view = small_view
     heat = np.zeros((320, 400), np.float32)
     heat[100:200, 150:260] = 2.0
     view.show_contours(np.full((320, 400, 3), 90, np.uint8), heat)
