@@ -455,6 +455,31 @@ def resize_map(map_: np.ndarray, height: int, width: int) -> np.ndarray:
     return cv2.resize(m, (int(width), int(height)), interpolation=flag)
 
 
+def shrink_map_by_max(map_: np.ndarray, factor: int) -> np.ndarray:
+    """Shrink a map by a whole ``factor``, each k×k block becoming its largest value (NaN ignored).
+
+    For drawing a map smaller than its frame: averaging would let a hot spot narrower than a block fall
+    below the threshold, so a failing part could show no outline and the wrong colour. Rows and columns
+    beyond the last whole block are dropped. ``bool`` masks stay ``bool`` (a block is set if any pixel is).
+    """
+    m = np.asarray(map_)
+    if m.ndim == 3 and m.shape[2] == 1:
+        m = m[:, :, 0]
+    k = int(factor)
+    if m.ndim != 2 or k < 1 or m.shape[0] < k or m.shape[1] < k:
+        msg = f"shrink_map_by_max needs a 2-D map of at least {factor}×{factor}, got shape {np.shape(map_)}"
+        raise ValueError(msg)
+    if k == 1:
+        return m
+    whole = m[: m.shape[0] // k * k, : m.shape[1] // k * k]
+    out = whole[0::k, 0::k].copy()
+    for dy in range(k):
+        for dx in range(k):
+            if dy or dx:
+                np.fmax(out, whole[dy::k, dx::k], out=out)
+    return out
+
+
 def thumbnail(image: np.ndarray, max_side: int = 160) -> np.ndarray:
     """Shrink so the longer side is ``max_side``, keeping the aspect ratio; never enlarges (returns a copy)."""
     arr = np.asarray(image)

@@ -16,13 +16,24 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from inspector_app.core.imaging import draw_mask_contours, overlay_heatmap_bgrx, resize, resize_map, to_rgb_uint8
+from inspector_app.core.imaging import (
+    draw_mask_contours,
+    overlay_heatmap_bgrx,
+    resize,
+    resize_map,
+    shrink_map_by_max,
+    to_rgb_uint8,
+)
 from inspector_app.gui.qimage import FrameCanvas
 
 
 @dataclass(frozen=True)
 class _Shown:
-    """What the view shows, kept so it can be drawn again at another scale (a zoom, a resize)."""
+    """What the view shows, kept so it can be drawn again at another scale (a zoom, a resize).
+
+    The arrays are the caller's, not copies: a caller must not write into a frame after showing it (the
+    sources and the worker make a new array for every frame).
+    """
 
     rgb: np.ndarray
     norm_map: np.ndarray | None = None
@@ -68,28 +79,34 @@ class ImageView(QGraphicsView):
 
     # -- drawing --------------------------------------------------------------------------------------------
     def _show(self, shown: _Shown) -> None:
+        pixmap, k = self._render(shown)  # may raise (a bad map): then nothing about the view has changed
         self._shown = shown
+        self._put(pixmap, k)
         shape = shown.rgb.shape[:2]
         if shape != self._shape:
             self._shape = shape
             self.scene().setSceneRect(QRectF(0, 0, shape[1], shape[0]))
             if self._fit:
                 self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
-        self._draw()
 
     def _draw(self) -> None:
-        shown = self._shown
-        if shown is None:
-            return
+        """Draw what is shown again, at the scale the view has now."""
+        if self._shown is not None:
+            self._put(*self._render(self._shown))
+
+    def _put(self, pixmap: QPixmap, k: int) -> None:
+        self._item.setPixmap(pixmap)  # replaces the canvas's previous pixmap, as FrameCanvas requires
+        self._item.setTransform(QTransform.fromScale(k, k))
+
+    def _render(self, shown: _Shown) -> tuple[QPixmap, int]:
+        """The pixmap of ``shown`` and the whole factor it was shrunk by (1: full resolution)."""
         height, width = shown.rgb.shape[:2]
         k = self._shrink_factor(height, width)
         rgb, norm_map = shown.rgb, shown.norm_map
         if k > 1:  # whole k×k blocks only: OpenCV averages those fast (an odd ratio costs ~20× more)
             rgb = resize(rgb[: height // k * k, : width // k * k], (width // k, height // k), "area")
             if norm_map is not None:
-                if norm_map.shape[:2] == (height, width):
-                    norm_map = norm_map[: height // k * k, : width // k * k]
-                norm_map = resize_map(norm_map, height // k, width // k)
+                norm_map = self._map_for(norm_map, height, width, k)
         drawn_h, drawn_w = rgb.shape[:2]
         if shown.overlay == "heatmap" and norm_map is not None:
             pixmap = self._canvas.draw(
@@ -99,8 +116,18 @@ class ImageView(QGraphicsView):
             pixmap = self._canvas.show_rgb(draw_mask_contours(rgb, norm_map, level=shown.level))
         else:
             pixmap = self._canvas.show_rgb(rgb)
-        self._item.setPixmap(pixmap)  # replaces the canvas's previous pixmap, as FrameCanvas requires
-        self._item.setTransform(QTransform.fromScale(k, k))
+        return pixmap, k
+
+    @staticmethod
+    def _map_for(norm_map: np.ndarray, height: int, width: int, k: int) -> np.ndarray:
+        """The map at the shrunk frame's size, each block its largest value: a hot spot never fades or loses
+        its outline by being drawn smaller. A map coarser than that is just resized (nothing to lose)."""
+        drawn_h, drawn_w = height // k, width // k
+        if norm_map.shape[0] <= drawn_h and norm_map.shape[1] <= drawn_w:
+            return resize_map(norm_map, drawn_h, drawn_w)
+        if norm_map.shape[:2] != (height, width):
+            norm_map = resize_map(norm_map, height, width)
+        return shrink_map_by_max(norm_map, k)
 
     def _shrink_factor(self, height: int, width: int) -> int:
         """1 when zoomed; fitted, the largest whole factor that leaves at least the screen pixels the frame covers."""

@@ -44,9 +44,10 @@ class FrameCanvas:
             return QPixmap()
         if not self._images or self._images[0][1].shape[:2] != (height, width):
             self._images = [_bgrx_image(height, width) for _ in range(2)]
-        self._turn ^= 1
-        image, pixels = self._images[self._turn]
-        fill(pixels)
+        turn = self._turn ^ 1
+        image, pixels = self._images[turn]
+        fill(pixels)  # if this raises, the turn stays: the buffer shown now is still the one not written next
+        self._turn = turn
         return QPixmap.fromImage(image)
 
     def show_rgb(self, rgb: np.ndarray) -> QPixmap:

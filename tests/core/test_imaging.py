@@ -28,6 +28,7 @@ from inspector_app.core.imaging import (
     resize_map,
     rgb_to_bgrx,
     save_image,
+    shrink_map_by_max,
     thumbnail,
     to_rgb_uint8,
     verdict_colour,
@@ -627,6 +628,22 @@ def test_rgb_to_bgrx_swaps_channels_and_sets_the_fourth_byte() -> None:
     out = np.zeros((2, 2, 4), np.uint8)
     rgb_to_bgrx(colour, out)
     assert out[0, 0].tolist() == [0, 0, 200, 255]
+
+
+def test_shrink_map_by_max_keeps_each_blocks_peak() -> None:
+    m = np.zeros((7, 9), np.float32)
+    m[1, 4] = 1.5  # one hot pixel inside block (0, 2) for k = 2
+    m[3, 1] = np.nan  # ignored, not spread over its block
+    m[6, :] = 9.0  # the last, partial row of blocks is dropped
+    out = shrink_map_by_max(m, 2)
+    assert out.shape == (3, 4)
+    assert out[0, 2] == 1.5 and out[1, 0] == 0.0 and out.max() == 1.5
+    mask = np.zeros((6, 6), bool)
+    mask[5, 5] = True
+    assert shrink_map_by_max(mask, 3).tolist() == [[False, False], [False, True]]
+    np.testing.assert_array_equal(shrink_map_by_max(m, 1), m)
+    with pytest.raises(ValueError, match="at least 8×8"):
+        shrink_map_by_max(m, 8)
 
 
 # -------------------------------------------------------------------------------------------------- contours

@@ -115,3 +115,48 @@ def test_contours_are_drawn_on_the_fitted_frame(small_view: ImageView) -> None:
     assert shown.shape[:2] == view.drawn_size and view.drawn_size[1] < 400
     red = (shown[..., 0] > 200) & (shown[..., 1] < 80)
     assert red.any() and not red[: shown.shape[0] // 5].any()  # an outline around the region only
+
+
+def test_a_failed_draw_does_not_cost_the_shown_pixmap_its_buffer(qtbot) -> None:  # noqa: ARG001
+    canvas = FrameCanvas()
+    first, second = (RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8) for _ in range(2))
+    shown = canvas.show_rgb(first)
+
+    def broken(out: np.ndarray) -> None:
+        out[:] = 0
+        raise ValueError("bad map")
+
+    with pytest.raises(ValueError, match="bad map"):
+        canvas.draw(20, 30, broken)
+    canvas.show_rgb(second)
+    np.testing.assert_array_equal(rgb_of(shown), first)
+
+
+def test_a_thin_failing_region_keeps_its_outline_and_colour_when_fitted(small_view: ImageView) -> None:
+    """Drawn at a fraction of the frame, a 1-px line above the threshold must still be outlined and warm."""
+    frame = np.full((320, 400, 3), 90, np.uint8)
+    heat = np.zeros((320, 400), np.float32)
+    heat[100:200, 201] = 1.5  # odd column: straddles the k×k blocks
+    small_view.show_contours(frame, heat)
+    assert small_view.drawn_size[1] < 400
+    shown = rgb_of(small_view._item.pixmap())
+    assert ((shown[..., 0] > 200) & (shown[..., 1] < 80)).any(), "the outline vanished"
+    small_view.show_heatmap(frame, heat, 1.0)
+    shown = rgb_of(small_view._item.pixmap()).astype(int)
+    assert ((shown[..., 0] > 200) & (shown[..., 2] < 60)).any(), "the line is no longer drawn above the threshold"
+
+
+def test_a_map_the_overlay_refuses_leaves_the_view_as_it_was(small_view: ImageView) -> None:
+    picture = RNG.integers(0, 256, (320, 400, 3), dtype=np.uint8)
+    small_view.show_image(picture)
+    before = rgb_of(small_view._item.pixmap())
+    with pytest.raises(ValueError, match="2-D"):
+        small_view.show_heatmap(np.zeros((48, 64, 3), np.uint8), np.zeros((48, 64, 3), np.float32), 0.5)
+    assert small_view.sceneRect() == QRectF(0, 0, 400, 320)
+    np.testing.assert_array_equal(rgb_of(small_view._item.pixmap()), before)
+    small_view.resize(200, 160)  # redraws what is shown: must not raise again
+    small_view.zoom(1.25)
+    small_view.fit()
+    assert small_view.sceneRect() == QRectF(0, 0, 400, 320)
+    small_view.zoom(1.25)
+    np.testing.assert_array_equal(rgb_of(small_view._item.pixmap()), picture)
