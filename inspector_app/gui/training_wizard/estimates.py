@@ -37,18 +37,14 @@ def epoch_seconds(family: str, config: dict[str, Any], images: int) -> float | N
 
 def patch_memory_pixels(config: dict[str, Any]) -> float:
     """Pixels the backbone sees per image: the working size, or every (overlapping) tile cut from it."""
-    from inspector_app.detectors.patch_memory_tiles import tile_origins  # noqa: PLC0415 - numpy only
+    from inspector_app.detectors.patch_memory import PatchMemoryDetector  # noqa: PLC0415 - no TensorFlow
 
-    size = int(config.get("image_size", 224))
-    tile = int(config.get("tile_size", 0) or 0)
-    if not 0 < tile < size:
-        return float(size * size)
-    overlap = float(config.get("tile_overlap", 0.25))
+    detector = PatchMemoryDetector(config)  # its own tiling geometry, nothing loaded until it fits
     try:
-        tiles = len(tile_origins(size, tile, overlap)) ** 2
+        tiles = len(detector.origins) ** 2
     except ValueError:  # an overlap being typed; the run itself refuses it
-        tiles = (size / tile) ** 2
-    return float(tiles * tile * tile)
+        tiles = (detector.image_size / detector.tile) ** 2
+    return float(tiles * detector.tile**2)
 
 
 def duration_text(seconds: float) -> str:
