@@ -64,6 +64,20 @@ def load_fake_model(qtbot: Any, win: MainWindow, name: str = "widget") -> None:
         win.choose_model(ModelRef(name, "v1"))
 
 
+def stream_then_pause(qtbot: Any, win: MainWindow, spec: SourceSpec, first: int,
+                      source: FrameSource | None = None) -> list[Any]:
+    """Load the fake model, stream ``spec`` until ``first`` results are in, pause and let in-flight frames
+    settle; returns the window's results, a list that keeps growing as the test steps or resumes."""
+    load_fake_model(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(spec, source=source)
+    qtbot.waitUntil(lambda: len(results) >= first, timeout=5000)
+    win.toggle_pause()
+    qtbot.wait(300)
+    return results
+
+
 def test_window_opens_without_importing_tensorflow() -> None:
     code = (
         "import sys, os; os.environ['QT_QPA_PLATFORM']='offscreen';"
@@ -130,13 +144,7 @@ def test_pause_and_step_on_an_unpaced_folder_keep_every_image_in_order(window: A
     """An unpaced folder is read ahead of the model; pausing holds those frames and stepping lets out one."""
     folder = make_folder(tmp_path / "imgs", [10] * 30)
     win = window(delay=0.03)
-    load_fake_model(qtbot, win)
-    results: list[Any] = []
-    win.inspected.connect(results.append)
-    win.open_source(SourceSpec("folder", str(folder)))
-    qtbot.waitUntil(lambda: len(results) >= 3, timeout=5000)
-    win.toggle_pause()
-    qtbot.wait(300)
+    results = stream_then_pause(qtbot, win, SourceSpec("folder", str(folder)), first=3)
     frozen = len(results)
     assert len(win.worker.mailbox) > 0  # frames read ahead wait, held
     qtbot.wait(300)
@@ -170,13 +178,7 @@ class LiveFrames(FrameSource):
 
 def test_a_step_on_a_live_source_inspects_a_frame_read_after_the_press(window: Any, qtbot: Any) -> None:
     win = window()
-    load_fake_model(qtbot, win)
-    results: list[Any] = []
-    win.inspected.connect(results.append)
-    win.open_source(SourceSpec("camera", "0"), source=LiveFrames())
-    qtbot.waitUntil(lambda: len(results) >= 5, timeout=5000)
-    win.toggle_pause()
-    qtbot.wait(300)
+    results = stream_then_pause(qtbot, win, SourceSpec("camera", "0"), first=5, source=LiveFrames())
     for _ in range(3):
         seen, pressed = len(results), time.time()
         win.step()
@@ -189,13 +191,7 @@ def test_a_step_on_a_live_source_inspects_a_frame_read_after_the_press(window: A
 def test_two_quick_steps_inspect_two_frames(window: Any, qtbot: Any, tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "imgs", [10] * 40)
     win = window(delay=0.02)
-    load_fake_model(qtbot, win)
-    results: list[Any] = []
-    win.inspected.connect(results.append)
-    win.open_source(SourceSpec("folder", str(folder)))
-    qtbot.waitUntil(lambda: len(results) >= 2, timeout=5000)
-    win.toggle_pause()
-    qtbot.wait(300)
+    results = stream_then_pause(qtbot, win, SourceSpec("folder", str(folder)), first=2)
     seen = len(results)
     win.step()
     win.step()  # before the first step's frame is through
