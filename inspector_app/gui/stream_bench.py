@@ -100,15 +100,15 @@ class _Counter(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self.finished_at: list[float] = []
+        self.stamps: list[float] = []  # each result's finished_monotonic
 
     @property
     def count(self) -> int:
-        return len(self.finished_at)
+        return len(self.stamps)
 
     @Slot(object)
     def add(self, results: list[Any]) -> None:
-        self.finished_at.extend(r.finished_monotonic for r in results)
+        self.stamps.extend(r.finished_monotonic for r in results)
 
 
 def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = TIMED_FRAMES) -> float:
@@ -132,7 +132,7 @@ def stream_throughput(store: ModelStore, model: Any, folder: Path, count: int = 
     reader.wait(3000)
     worker.stop()
     worker.wait(3000)
-    stamps = counter.finished_at
+    stamps = counter.stamps
     if not finished:
         msg = (f"the stream produced {len(stamps)} results in 10 minutes, fewer than the {WARMUP_FRAMES + count + 1} "
                f"needed: is every frame failing, or the source stalled?")
