@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 from inspector_app.core.imaging import (
     draw_mask_contours,
-    overlay_heatmap_bgrx,
     resize,
     resize_map,
     shrink_map_by_max,
@@ -107,11 +106,8 @@ class ImageView(QGraphicsView):
             rgb = resize(rgb[: height // k * k, : width // k * k], (width // k, height // k), "area")
             if norm_map is not None:
                 norm_map = self._map_for(norm_map, height, width, k)
-        drawn_h, drawn_w = rgb.shape[:2]
         if shown.overlay == "heatmap" and norm_map is not None:
-            pixmap = self._canvas.draw(
-                drawn_h, drawn_w, lambda out: overlay_heatmap_bgrx(rgb, norm_map, shown.opacity, out)
-            )
+            pixmap = self._canvas.show_heatmap(rgb, norm_map, shown.opacity)
         elif shown.overlay == "contours" and norm_map is not None:
             pixmap = self._canvas.show_rgb(draw_mask_contours(rgb, norm_map, level=shown.level))
         else:

@@ -23,7 +23,7 @@ from inspector_app.core.imaging import (
     load_image,
     load_mask,
     overlay_heatmap,
-    overlay_heatmap_bgrx,
+    heat_layer_bgra,
     resize,
     resize_map,
     rgb_to_bgrx,
@@ -531,11 +531,23 @@ def test_heatmap_of_a_quiet_frame_stays_cold() -> None:
     assert (colours[:, 2] > colours[:, 0]).all(), "a frame far below the threshold must not look hot"
 
 
-@pytest.mark.parametrize(
-    ("value", "same_as"), [(-1.0, 0.0), (np.nan, 0.0), (5.0, HEATMAP_VMAX), (np.inf, HEATMAP_VMAX)]
-)
+OUT_OF_RANGE = [(-1.0, 0.0), (-np.inf, 0.0), (np.nan, 0.0), (5.0, HEATMAP_VMAX), (np.inf, HEATMAP_VMAX), (3e38, HEATMAP_VMAX)]
+
+
+@pytest.mark.parametrize(("value", "same_as"), OUT_OF_RANGE)
 def test_heatmap_clamps_out_of_range_values(value: float, same_as: float) -> None:
     np.testing.assert_array_equal(colour_of(value), colour_of(same_as))
+
+
+@pytest.mark.parametrize("vmax", [HEATMAP_VMAX, 3.0])
+def test_heatmap_clamps_out_of_range_values_in_long_rows(vmax: float) -> None:
+    """OpenCV takes long rows in vector registers, short ones and row ends one value at a time: the clamping
+    must hold both ways (a vector min or max can turn NaN into the bound), at every position in a row."""
+    values = np.array([v for v, _ in OUT_OF_RANGE] * 50, np.float32)[None, :]
+    expected = np.array([vmax if s == HEATMAP_VMAX else s for _, s in OUT_OF_RANGE] * 50, np.float32)[None, :]
+    for shift in range(17):
+        rows = np.roll(values, shift, axis=1), np.roll(expected, shift, axis=1)
+        np.testing.assert_array_equal(heatmap_rgb(rows[0], vmax), heatmap_rgb(rows[1], vmax))
 
 
 @pytest.mark.parametrize("vmax", [1.0, 0.5, 1000.0])
@@ -598,24 +610,53 @@ def test_heatmap_index_splits_exactly_at_the_threshold(vmax: float) -> None:
     assert below[0] < 100 and at[0] == 255 and above[0] == 255
 
 
-def test_overlay_into_bgrx_equals_the_rgb_overlay() -> None:
-    """The window's path (B, G, R, 255 bytes) shows what ``overlay_heatmap`` returns, quiet strips included."""
-    image = RNG.integers(0, 256, (301, 263, 3), dtype=np.uint8)
-    norm_map = RNG.uniform(-0.5, 2.5, (301, 263)).astype(np.float32)
-    norm_map[:100] = 0.1  # skipped strips
+def lay_over(picture: np.ndarray, layer: np.ndarray, regions: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The "source over" rule in exact integer arithmetic: layer + picture · (255 − A) / 255, rounded."""
+    out = picture.astype(int)
+    for x, y, w, h in regions:
+        part = layer[y : y + h, x : x + w].astype(int)
+        rgb, alpha = part[..., 2::-1], part[..., 3:]
+        out[y : y + h, x : x + w] = rgb + (2 * out[y : y + h, x : x + w] * (255 - alpha) + 255) // 510
+    return out
+
+
+def test_heat_layer_laid_over_the_picture_equals_the_overlay() -> None:
+    """The window's path (a premultiplied layer blended by the display) shows what ``overlay_heatmap`` returns,
+    with quiet strips and quiet columns left out of the layer."""
+    image = RNG.integers(0, 256, (301, 1100, 3), dtype=np.uint8)  # strips of 59 rows at this width
+    norm_map = RNG.uniform(-0.5, 2.5, (301, 1100)).astype(np.float32)
+    norm_map[:130] = 0.1  # two strips with nothing to blend
     norm_map[150:, :120] = 0.0  # strips blended in some columns only
-    out = np.zeros((301, 263, 4), np.uint8)
-    overlay_heatmap_bgrx(image, norm_map, 0.6, out)
-    np.testing.assert_array_equal(out[..., 2::-1], overlay_heatmap(image, norm_map, 0.6))
-    assert (out[..., 3] == 255).all()
+    norm_map[200, 130:136] = [np.nan, np.inf, -np.inf, 3e38, -3e38, 1.0]
+    layer = np.full((301, 1100, 4), 77, np.uint8)  # whatever an older frame left there
+    regions = heat_layer_bgra(norm_map, 0.6, layer)
+    assert [y for _, y, _, _ in regions] == [118, 177, 236, 295]
+    assert [x for x, _, _, _ in regions][1:] == [120, 120, 120]
+    np.testing.assert_array_equal(lay_over(image, layer, regions), overlay_heatmap(image, norm_map, 0.6))
+    alpha = layer[..., 3:].astype(int)
+    for x, y, w, h in regions:  # premultiplied: no colour byte above its alpha, or a display would overflow
+        assert (layer[y : y + h, x : x + w, :3] <= alpha[y : y + h, x : x + w]).all()
 
 
-def test_overlay_into_bgrx_refuses_an_output_it_cannot_fill() -> None:
-    image = np.zeros((10, 12, 3), np.uint8)
-    for bad in (np.zeros((10, 12, 3), np.uint8), np.zeros((12, 10, 4), np.uint8), np.zeros((10, 12, 4), np.float32),
-                np.zeros((10, 24, 4), np.uint8)[:, ::2]):
-        with pytest.raises(ValueError, match="output must be"):
-            overlay_heatmap_bgrx(image, np.zeros((10, 12), np.float32), 0.5, bad)
+@pytest.mark.parametrize(("value", "opacity"), [(0.29, 0.8), (2.0, 0.0), (2.0, float("nan"))])
+def test_heat_layer_is_empty_for_a_good_part_or_no_opacity(value: float, opacity: float) -> None:
+    layer = np.zeros((40, 30, 4), np.uint8)
+    assert heat_layer_bgra(np.full((40, 30), value, np.float32), opacity, layer) == []
+    assert not layer.any()
+
+
+def test_heat_layer_resizes_a_smaller_map_to_the_picture() -> None:
+    image = RNG.integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    small = RNG.uniform(0.0, 2.0, (8, 10)).astype(np.float32)
+    layer = np.zeros((64, 80, 4), np.uint8)
+    regions = heat_layer_bgra(small, 0.5, layer)
+    np.testing.assert_array_equal(lay_over(image, layer, regions), overlay_heatmap(image, small, 0.5))
+
+
+def test_heat_layer_refuses_a_layer_it_cannot_fill() -> None:
+    for bad in (np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 4), np.float32), np.zeros((10, 24, 4), np.uint8)[:, ::2]):
+        with pytest.raises(ValueError, match="layer must be"):
+            heat_layer_bgra(np.zeros((10, 12), np.float32), 0.5, bad)
 
 
 def test_rgb_to_bgrx_swaps_channels_and_sets_the_fourth_byte() -> None:

@@ -21,6 +21,15 @@ def rgb_of(pixmap: QPixmap) -> np.ndarray:
     return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
+def assert_overlay_shown(pixmap: QPixmap, expected: np.ndarray) -> None:
+    """The view lays the heatmap over the frame with Qt's painter, whose fast division by 255 rounds a few
+    products that lie just above a half down (190.505 to 190): a channel may then be 1 below
+    ``overlay_heatmap``'s, rarely. Anything more, or often, is a wrong colour or opacity."""
+    difference = rgb_of(pixmap).astype(int) - expected
+    assert difference.min() >= -1 and difference.max() <= 0
+    assert np.count_nonzero(difference) <= max(2, difference.size // 1000)
+
+
 def test_canvas_pixmap_holds_the_picture(qtbot) -> None:  # noqa: ARG001 - needs the QApplication
     picture = RNG.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     np.testing.assert_array_equal(rgb_of(FrameCanvas().show_rgb(picture)), picture)
@@ -48,10 +57,25 @@ def test_view_shows_the_heatmap_overlay_and_then_a_plain_frame(qtbot) -> None:
     picture = RNG.integers(0, 256, (48, 64, 3), dtype=np.uint8)
     heat = RNG.uniform(0.0, 2.0, (12, 16)).astype(np.float32)  # smaller map: resized like the overlay
     view.show_heatmap(picture, heat, 0.6)
-    np.testing.assert_array_equal(rgb_of(view._item.pixmap()), overlay_heatmap(picture, heat, 0.6))
+    assert_overlay_shown(view._item.pixmap(), overlay_heatmap(picture, heat, 0.6))
     view.show_image(picture)
     np.testing.assert_array_equal(rgb_of(view._item.pixmap()), picture)
     assert view.sceneRect().width() == 64 and view.sceneRect().height() == 48
+
+
+def test_canvas_lays_the_heatmap_only_where_it_is_hot_and_keeps_the_last_frame(qtbot) -> None:  # noqa: ARG001
+    """Quiet strips and columns are not blended (the layer there may hold an older frame's heat), and the
+    layer the canvas reuses must not leak into the frame shown before."""
+    canvas = FrameCanvas()
+    picture = RNG.integers(0, 256, (300, 90, 3), dtype=np.uint8)
+    everywhere = RNG.uniform(0.0, 2.0, (300, 90)).astype(np.float32)
+    first = canvas.show_heatmap(picture, everywhere, 0.7)
+    spot = np.zeros((300, 90), np.float32)
+    spot[200:210, 40:50] = 1.8
+    second = canvas.show_heatmap(picture, spot, 0.7)
+    assert_overlay_shown(second, overlay_heatmap(picture, spot, 0.7))
+    assert_overlay_shown(first, overlay_heatmap(picture, everywhere, 0.7))
+    np.testing.assert_array_equal(rgb_of(canvas.show_heatmap(picture, spot, 0.0)), picture)
 
 
 def test_canvas_shows_nothing_for_an_empty_picture_and_refuses_a_line(qtbot) -> None:  # noqa: ARG001
@@ -94,11 +118,11 @@ def test_a_fitted_frame_is_drawn_in_screen_pixels_and_in_full_once_zoomed(small_
     assert view.sceneRect() == QRectF(0, 0, 400, 320)  # scene coordinates stay the frame's pixels
     shrunk = resize(picture[: height * k, : width * k], (width, height), "area")
     expected = overlay_heatmap(shrunk, resize_map(heat, height, width), 0.6)
-    np.testing.assert_array_equal(rgb_of(view._item.pixmap()), expected)
+    assert_overlay_shown(view._item.pixmap(), expected)
 
     wheel_up(view)
     assert view.drawn_size == (320, 400)
-    np.testing.assert_array_equal(rgb_of(view._item.pixmap()), overlay_heatmap(picture, heat, 0.6))
+    assert_overlay_shown(view._item.pixmap(), overlay_heatmap(picture, heat, 0.6))
     view.show_image(picture)  # the next frame, still zoomed: full size
     assert view.drawn_size == (320, 400)
 
