@@ -34,8 +34,17 @@ def test_stream_and_model_rates_agree_with_a_model_of_known_speed(qtbot, tmp_pat
 
 def test_a_stream_too_slow_to_finish_is_reported_not_indexed(qtbot, tmp_path: Path, folder: Path,  # noqa: ARG001
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    wait = stream_bench._wait
-    monkeypatch.setattr(stream_bench, "_wait", lambda condition, timeout_s: wait(condition, min(timeout_s, 0.5)))
+    monkeypatch.setattr(stream_bench, "ROUND_TIMEOUT_S", 0.5)
     model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.2)
-    with pytest.raises(RuntimeError, match="fewer than"):
+    with pytest.raises(RuntimeError, match="in 0.5 s, fewer than"):
         stream_bench.stream_throughput(ModelStore(tmp_path / "models"), model, folder, count=15)
+
+
+def test_the_interval_of_the_median_holds_the_median_and_narrows_with_more_rounds() -> None:
+    rng = np.random.default_rng(3)
+    few, many = rng.normal(0.95, 0.04, 10).tolist(), rng.normal(0.95, 0.04, 400).tolist()
+    low, high = stream_bench.median_interval(few)
+    assert low <= float(np.median(few)) <= high
+    low_many, high_many = stream_bench.median_interval(many)
+    assert high_many - low_many < (high - low) / 2
+    assert low_many < 0.95 < high_many
