@@ -617,10 +617,10 @@ def heat_layer_bgra(norm_map: np.ndarray, opacity: float, out: np.ndarray) -> li
     if out.dtype != np.uint8 or np.ndim(out) != 3 or out.shape[2] != 4 or not out.flags.c_contiguous or not out.flags.writeable:
         msg = f"layer must be a writable C-contiguous uint8 H×W×4 array, got {out.dtype} {np.shape(out)}"
         raise ValueError(msg)
-    if not opacity > 0:  # NaN included
-        return []
+    m = _as_map(norm_map, "heat_layer_bgra")  # a bad map is refused whatever the opacity, as by overlay_heatmap
     height, width = out.shape[:2]
-    m = _as_map(norm_map, "heat_layer_bgra")
+    if not opacity > 0 or height == 0 or width == 0:  # NaN opacity included
+        return []
     if m.shape != (height, width):
         m = resize_map(m, height, width)
     table = _layer_table(float(min(opacity, 1.0)), HEATMAP_VMAX)
