@@ -57,7 +57,7 @@ class FrameCanvas:
         return self.draw(*rgb.shape[:2], lambda out: rgb_to_bgrx(rgb, out))
 
     def show_heatmap(self, rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> QPixmap:
-        """A picture with its heatmap laid over it, the same pixels as ``core.imaging.overlay_heatmap``.
+        """A picture with its heatmap laid over it, as ``core.imaging.overlay_heatmap`` draws it (within 1, below).
 
         The heatmap is made as a premultiplied layer (``heat_layer_bgra``) and Qt's raster painter blends it
         over the picture. Qt divides by 255 a little faster than exactly: for 24 of the 65536 pairs of layer
