@@ -614,7 +614,8 @@ def heat_layer_bgra(norm_map: np.ndarray, opacity: float, out: np.ndarray) -> li
     Only the regions returned are written, as ``(x, y, width, height)``: per strip of rows, the columns that
     hold a pixel above the ramp's start; none on a good part, where there is nothing to lay over.
     """
-    if out.dtype != np.uint8 or np.ndim(out) != 3 or out.shape[2] != 4 or not out.flags.c_contiguous or not out.flags.writeable:
+    fits = out.dtype == np.uint8 and np.ndim(out) == 3 and out.shape[2] == 4
+    if not (fits and out.flags.c_contiguous and out.flags.writeable):
         msg = f"layer must be a writable C-contiguous uint8 H×W×4 array, got {out.dtype} {np.shape(out)}"
         raise ValueError(msg)
     m = _as_map(norm_map, "heat_layer_bgra")  # a bad map is refused whatever the opacity, as by overlay_heatmap

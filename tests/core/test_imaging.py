@@ -531,7 +531,9 @@ def test_heatmap_of_a_quiet_frame_stays_cold() -> None:
     assert (colours[:, 2] > colours[:, 0]).all(), "a frame far below the threshold must not look hot"
 
 
-OUT_OF_RANGE = [(-1.0, 0.0), (-np.inf, 0.0), (np.nan, 0.0), (5.0, HEATMAP_VMAX), (np.inf, HEATMAP_VMAX), (3e38, HEATMAP_VMAX)]
+OUT_OF_RANGE = [
+    (-1.0, 0.0), (-np.inf, 0.0), (np.nan, 0.0), (5.0, HEATMAP_VMAX), (np.inf, HEATMAP_VMAX), (3e38, HEATMAP_VMAX)
+]
 
 
 @pytest.mark.parametrize(("value", "same_as"), OUT_OF_RANGE)
@@ -654,7 +656,8 @@ def test_heat_layer_resizes_a_smaller_map_to_the_picture() -> None:
 
 
 def test_heat_layer_refuses_a_layer_it_cannot_fill() -> None:
-    for bad in (np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 4), np.float32), np.zeros((10, 24, 4), np.uint8)[:, ::2]):
+    unfit = (np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 4), np.float32), np.zeros((10, 24, 4), np.uint8)[:, ::2])
+    for bad in unfit:
         with pytest.raises(ValueError, match="layer must be"):
             heat_layer_bgra(np.zeros((10, 12), np.float32), 0.5, bad)
 
