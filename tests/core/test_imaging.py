@@ -656,7 +656,8 @@ def test_heat_layer_resizes_a_smaller_map_to_the_picture() -> None:
 
 
 def test_heat_layer_refuses_a_layer_it_cannot_fill() -> None:
-    unfit = (np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 4), np.float32), np.zeros((10, 24, 4), np.uint8)[:, ::2])
+    unfit = (np.zeros((10, 12, 3), np.uint8), np.zeros((10, 12, 4), np.float32),
+             np.zeros((10, 24, 4), np.uint8)[:, ::2])
     for bad in unfit:
         with pytest.raises(ValueError, match="layer must be"):
             heat_layer_bgra(np.zeros((10, 12), np.float32), 0.5, bad)
