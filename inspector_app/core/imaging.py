@@ -614,16 +614,12 @@ def heat_layer_bgra(norm_map: np.ndarray, opacity: float, out: np.ndarray) -> li
     Only the regions returned are written, as ``(x, y, width, height)``: per strip of rows, the columns that
     hold a pixel above the ramp's start; none on a good part, where there is nothing to lay over.
     """
-    fits = out.dtype == np.uint8 and np.ndim(out) == 3 and out.shape[2] == 4
-    if not (fits and out.flags.c_contiguous and out.flags.writeable):
-        msg = f"layer must be a writable C-contiguous uint8 H×W×4 array, got {out.dtype} {np.shape(out)}"
-        raise ValueError(msg)
+    _check_quads(out, None, "layer")
     m = _as_map(norm_map, "heat_layer_bgra")  # a bad map is refused whatever the opacity, as by overlay_heatmap
     height, width = out.shape[:2]
     if not opacity > 0 or height == 0 or width == 0:  # NaN opacity included
         return []
-    if m.shape != (height, width):
-        m = resize_map(m, height, width)
+    m = _map_for(m, height, width, "heat_layer_bgra")
     table = _layer_table(float(min(opacity, 1.0)), HEATMAP_VMAX)
     words = out.view(np.int32).reshape(height, width)
     regions = []
@@ -643,14 +639,16 @@ def rgb_to_bgrx(image: np.ndarray, out: np.ndarray) -> None:
     That is how a 32-bit ``0xffRRGGBB`` pixel lies in memory on a little-endian machine, the layout a screen
     draws from, so a display can show the result without converting it again.
     """
-    _check_bgrx(out, image)
+    _check_quads(out, np.shape(image)[:2], "output")
     cv2.cvtColor(to_rgb_uint8(image), cv2.COLOR_RGB2BGRA, dst=out)
 
 
-def _check_bgrx(out: np.ndarray, image: np.ndarray) -> None:
-    shape = np.shape(image)[:2]
-    if out.dtype != np.uint8 or out.shape != (*shape, 4) or not out.flags.c_contiguous or not out.flags.writeable:
-        msg = f"output must be a writable C-contiguous uint8 {shape[0]}×{shape[1]}×4 array, got {out.dtype} {out.shape}"
+def _check_quads(out: np.ndarray, size: tuple[int, ...] | None, what: str) -> None:
+    """Refuse an ``out`` that is not a writable C-contiguous uint8 H×W×4 array (of ``size`` H×W when given)."""
+    shape_ok = np.ndim(out) == 3 and out.shape[2] == 4 and (size is None or out.shape[:2] == tuple(size))
+    if out.dtype != np.uint8 or not shape_ok or not out.flags.c_contiguous or not out.flags.writeable:
+        wanted = "H×W" if size is None else "×".join(str(n) for n in size)
+        msg = f"{what} must be a writable C-contiguous uint8 {wanted}×4 array, got {out.dtype} {np.shape(out)}"
         raise ValueError(msg)
 
 
@@ -659,7 +657,7 @@ def _overlay_strips(rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> It
 
     A strip with nothing above the ramp's start is the picture's own rows (a view, not a copy).
     """
-    m = _map_for(rgb, norm_map, "overlay_heatmap")
+    m = _map_for(norm_map, *rgb.shape[:2], "overlay_heatmap")
     tables = _blend_tables(float(min(opacity, 1.0)), HEATMAP_VMAX) if opacity > 0 else None  # NaN: none
     step = _strip_rows(rgb.shape[1])
     for top in range(0, len(rgb), step):
@@ -667,9 +665,8 @@ def _overlay_strips(rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> It
         yield top, rows if tables is None else _blend_strip(rows, m[top : top + step], tables)
 
 
-def _map_for(rgb: np.ndarray, norm_map: np.ndarray, caller: str) -> np.ndarray:
+def _map_for(norm_map: np.ndarray, height: int, width: int, caller: str) -> np.ndarray:
     """The map as float32 at the picture's size (bilinear when it is not)."""
-    height, width = rgb.shape[:2]
     m = _as_map(norm_map, caller)
     return m if m.shape == (height, width) else resize_map(m, height, width)
 

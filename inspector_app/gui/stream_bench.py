@@ -172,9 +172,9 @@ def throughput_rounds(store: ModelStore, model: Any, images: list[np.ndarray], f
     """Stream versus model-only throughput, interleaved: model, stream, model, stream, …, model.
 
     On this shared 2-core machine the model alone swings by a third (84 to 143 images/s seen) from one
-    few-second window to the next, so a single pair of measurements says little. Each short stream round is compared
-    with the model-only rounds just before and after it, and the median of the per-round ratios is the
-    figure, with a 95 % bootstrap interval over the rounds (every round is printed too).
+    few-second window to the next, so a single pair of measurements says little. Each short stream round is
+    compared with the model-only rounds just before and after it, and the median of the per-round ratios is
+    the figure, with a 95 % bootstrap interval over the rounds (every round is printed too).
     """
     model_rates = [model_only(model, images)]
     stream_rates, ratios = [], []
