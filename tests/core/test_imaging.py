@@ -663,6 +663,15 @@ def test_heat_layer_refuses_a_layer_it_cannot_fill() -> None:
             heat_layer_bgra(np.zeros((10, 12), np.float32), 0.5, bad)
 
 
+def test_rgb_to_bgrx_refuses_an_output_it_cannot_fill() -> None:
+    image = np.zeros((10, 12, 3), np.uint8)
+    unfit = (np.zeros((10, 12, 3), np.uint8), np.zeros((12, 10, 4), np.uint8), np.zeros((10, 12, 4), np.float32),
+             np.zeros((10, 24, 4), np.uint8)[:, ::2])
+    for bad in unfit:
+        with pytest.raises(ValueError, match="output must be .* 10×12×4"):
+            rgb_to_bgrx(image, bad)
+
+
 def test_rgb_to_bgrx_swaps_channels_and_sets_the_fourth_byte() -> None:
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
     out = np.zeros((3, 4, 4), np.uint8)
