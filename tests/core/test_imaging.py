@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -771,6 +773,15 @@ def test_plain_files_take_the_opencv_path_and_read_as_pillow_reads_them(
     assert int(np.abs(fast.astype(int) - pillow.astype(int)).max()) <= (0 if path.suffix == ".png" else 2)
 
 
+def test_plain_files_read_the_same_with_an_opencv_that_cannot_decode_to_rgb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV before 4.10 has no IMREAD_COLOR_RGB: its BGR result is converted instead."""
+    path, expected, _ = make_rgb_png(tmp_path)
+    monkeypatch.setattr(imaging, "_IMREAD_RGB", cv2.IMREAD_COLOR)
+    np.testing.assert_array_equal(load_image(path), expected)
+
+
 def make_rgb_png_with_transparent_colour(folder: Path) -> Made:
     expected = NOISE_RGB.copy()
     key = tuple(int(v) for v in NOISE_RGB[0, 0])
@@ -813,3 +824,87 @@ def test_files_that_need_pillow_take_the_pillow_path(tmp_path: Path, make: Calla
 def test_truncated_files_are_left_to_pillow(tmp_path: Path, make: Callable[[Path], tuple[Path, dict]]) -> None:
     path, _ = make(tmp_path)
     assert imaging._plain_8bit_image(path.read_bytes()) is None
+
+
+# -- reading the file: bare os calls, every path closes what it opened ----------------------------------------
+
+
+def _reported_size(monkeypatch: pytest.MonkeyPatch, change: int) -> None:
+    """Make ``os.fstat`` report ``change`` bytes more or fewer than a file holds: a file written meanwhile."""
+    real_fstat = imaging.os.fstat
+
+    class Status:
+        def __init__(self, status: object) -> None:
+            self.st_mode, self.st_size = status.st_mode, status.st_size + change
+
+    monkeypatch.setattr(imaging.os, "fstat", lambda fd: Status(real_fstat(fd)))
+
+
+@pytest.mark.parametrize(
+    "change", [-500, -9, 1, 5000], ids=["grew-500-bytes", "grew-9-bytes", "shrank-a-byte", "shrank-5000-bytes"]
+)
+def test_a_file_whose_size_changed_after_it_was_opened_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: int
+) -> None:
+    """Read until the end whatever size was reported: a file that grew since is not cut short (and so not
+    sent to Pillow as truncated); one reported larger than it is reads as it is."""
+    big = np.ascontiguousarray(np.tile(NOISE_RGB, (40, 40, 1)))  # some 30 kB of PNG
+    path = pil_saved("grown.png", Image.fromarray(big))(tmp_path)
+    _reported_size(monkeypatch, change)
+    assert imaging._read_if_png_or_jpeg(path) == path.read_bytes()
+    np.testing.assert_array_equal(load_image(path), big)
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("named pipes need os.mkfifo (POSIX)")
+    pipe = tmp_path / "camera.png"
+    os.mkfifo(pipe)
+    outcome: list[BaseException] = []
+    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(ImageLoadError, load_image, pipe).value),
+                              daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # unblock the stuck open so the thread can end, then fail
+        with open(pipe, "wb"):
+            pass
+        pytest.fail("load_image waited for a writer on a named pipe")
+    assert "empty file" in outcome[0].reason
+
+
+@pytest.mark.parametrize(
+    ("error", "is_folder", "reason"),
+    [(PermissionError, False, "permission denied"), (PermissionError, True, "is a folder"),
+     (IsADirectoryError, True, "is a folder")],
+    ids=["no-permission", "folder-on-windows", "folder-refused"],
+)
+def test_refused_opens_give_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[OSError], is_folder: bool, reason: str
+) -> None:
+    """As the operating system refuses them (the permission case cannot be made for real as root; Windows
+    refuses to open a folder as a file, where Linux opens it)."""
+    path = tmp_path / "part.png"
+    path.mkdir() if is_folder else path.write_bytes(b"\x89PNG\r\n\x1a\n")
+
+    def refuse(*_args: object) -> int:
+        raise error(13, "refused", str(path))
+
+    monkeypatch.setattr(imaging.os, "open", refuse)
+    with pytest.raises(ImageLoadError) as caught:
+        load_image(path)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc/self/fd (Linux)")
+def test_reading_leaves_no_file_open(tmp_path: Path) -> None:
+    made = [make_rgb_png(tmp_path)[0], make_jpeg(tmp_path)[0], make_bmp(tmp_path)[0]]
+    failing = [error_empty(tmp_path)[0], error_folder(tmp_path)[0], error_text(tmp_path)[0],
+               error_truncated_png(tmp_path)[0]]
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        for path in made:
+            load_image(path)
+        for path in failing:
+            with pytest.raises(ImageLoadError):
+                load_image(path)
+    assert len(os.listdir("/proc/self/fd")) == before
