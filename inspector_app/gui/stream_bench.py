@@ -1,7 +1,9 @@
 """``inspector-app bench --stream``: figures for the live pipeline, printed rather than asserted.
 
 - end-to-end stream throughput on a folder (reader thread → mailbox → worker thread → result signal)
-  versus model-only throughput of the same model on the same images, in the same run;
+  versus model-only throughput of the same model on the same images, in the same run; and, to tell the
+  pipeline's share of the difference from the machine's, model-only throughput with and without a separate
+  process decoding those images on the reader's core;
 - overlay paint time per frame at 1280×1024 (heatmap blended into the view's image, handed to the view),
   at full resolution and fitted in a window-sized view, also with a repaint of the view;
 - time from launch to the window shown, and whether TensorFlow was imported by then;
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -26,7 +29,7 @@ import psutil
 from PySide6.QtCore import QEventLoop, QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
-from inspector_app.core.cores import place_current_thread
+from inspector_app.core.cores import core_split, place_current_thread
 from inspector_app.core.datasets import IMAGE_SUFFIXES
 from inspector_app.core.imaging import load_image
 from inspector_app.core.modelstore import ModelStore
@@ -191,6 +194,67 @@ def throughput_rounds(store: ModelStore, model: Any, images: list[np.ndarray], f
     }
 
 
+#: Paired rounds of :func:`decoding_beside`.
+BESIDE_ROUNDS = 30
+
+
+def decode_paced(files: list[str], rate: float, running: Any, stop: Any) -> None:
+    """Body of the process :func:`decoding_beside` starts: decode ``files`` in turn on the reader's core, as
+    the frame reader would, ``rate`` per second, while ``running`` is set, until ``stop`` is."""
+    place_current_thread("reader")
+    index = 0
+    while not stop.is_set():
+        if not running.wait(0.1):
+            continue
+        started = time.perf_counter()
+        load_image(files[index % len(files)])
+        index += 1
+        time.sleep(max(0.0, 1 / rate - (time.perf_counter() - started)))
+
+
+def decoding_beside(model: Any, images: list[np.ndarray], files: list[Path], rounds: int = BESIDE_ROUNDS,
+                    count: int = TIMED_FRAMES) -> dict[str, Any]:
+    """Model-only throughput while a separate process decodes the same files on the reader's core at the
+    model's rate, against the same with that core idle: the reader's load with no pipeline at all.
+
+    No interpreter lock, queue or signal is shared with that process, so what this ratio loses is what the
+    machine itself charges inference for work on the other core (on a virtual machine, cores that share a
+    physical one, or its caches). The stream's ratio divided by this one is the pipeline's own share.
+    Rounds are paired idle/busy, the order alternating so a drift in the machine's speed cancels out.
+    """
+    if core_split() is None:
+        return {}
+    context = multiprocessing.get_context("spawn")  # a fork would copy TensorFlow's and Qt's threads' locks
+    running, stop = context.Event(), context.Event()
+    rate = model_only(model, images, count)
+    decoder = context.Process(target=decode_paced, args=([str(f) for f in files], rate, running, stop),
+                              name="bench-decoder", daemon=True)
+    decoder.start()
+    ratios = []
+    try:
+        for pair in range(rounds):
+            rates = {}
+            for busy in (False, True) if pair % 2 == 0 else (True, False):
+                if busy:
+                    running.set()
+                else:
+                    running.clear()
+                time.sleep(0.05)  # let the decoder start, or finish the frame it was on
+                rates[busy] = model_only(model, images, count)
+            ratios.append(rates[True] / rates[False])
+    finally:
+        running.clear()
+        stop.set()
+        decoder.join(5)
+        if decoder.is_alive():
+            decoder.kill()
+            decoder.join(5)
+    return {
+        "model_beside_decoding_ratio": float(np.median(ratios)),
+        "model_beside_decoding_ratio_ci95": [round(v, 3) for v in median_interval(ratios)],
+    }
+
+
 def median_interval(values: list[float], resamples: int = 4000) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of the median: how far the figure could move on another run
     under the same noise (seeded, so a run's report is reproducible from its rounds)."""
@@ -292,6 +356,7 @@ def run_stream_bench(store: ModelStore, model: Any, folder: Path, count: int, fr
         images = [load_image(f) for f in files]
         figures: dict[str, Any] = {"model": str(model.ref), "images": len(files), "image_shape": list(images[0].shape)}
         figures.update(throughput_rounds(store, model, images, subset))
+        figures.update(decoding_beside(model, images, files))
         figures.update(overlay_ms())
         figures.update(launch_time())
         if frames:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +49,18 @@ def test_the_interval_of_the_median_holds_the_median_and_narrows_with_more_round
     low_many, high_many = stream_bench.median_interval(many)
     assert high_many - low_many < (high - low) / 2
     assert low_many < 0.95 < high_many
+
+
+def test_decoding_beside_pairs_idle_and_busy_rounds_and_ends_its_process(folder: Path) -> None:
+    """With a model that sleeps, the decoder costs it nothing: the ratio is about 1, and the process ends."""
+    if stream_bench.core_split() is None:
+        pytest.skip("needs two cores the process may pin threads to")
+    model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.01)
+    files = sorted(folder.iterdir())
+    before = {p.pid for p in multiprocessing.active_children()}
+    figures = stream_bench.decoding_beside(model, [np.zeros((32, 32, 3), np.uint8)], files, rounds=3, count=8)
+    low, high = figures["model_beside_decoding_ratio_ci95"]
+    assert 0.8 < low <= figures["model_beside_decoding_ratio"] <= high < 1.2
+    # One rate for the decoder's pace, then both halves of every pair; each a warm-up call and 8 timed.
+    assert model.calls == (1 + 3 * 2) * (1 + 8)
+    assert {p.pid for p in multiprocessing.active_children()} == before
