@@ -11,6 +11,7 @@ a pair are ``(width, height)`` like OpenCV and Pillow.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -176,7 +177,7 @@ _PNG_GREY, _PNG_RGB = 0, 2
 _PNG_CHUNKS_WITH_PIXELS_OF_THEIR_OWN = frozenset({b"tRNS", b"eXIf", b"acTL", b"PLTE"})
 _JPEG_FRAME_MARKERS = frozenset({0xC0, 0xC1, 0xC2})  # baseline, extended and progressive Huffman
 _JPEG_NO_LENGTH_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
-#: Decoding straight to RGB (OpenCV 4.10 on) saves a colour conversion, and its release of the lock.
+#: Decoding straight to RGB (newer OpenCV; older ones convert after) saves a conversion and its release of the lock.
 _IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", cv2.IMREAD_COLOR)
 #: Binary on Windows; non-blocking so a named pipe given as an image cannot hang the reader (no effect on files).
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -195,7 +196,7 @@ def _read_if_png_or_jpeg(file: Path) -> bytes:
     except FileNotFoundError as exc:
         raise ImageLoadError(file, "file not found") from exc
     except (IsADirectoryError, PermissionError) as exc:  # Windows refuses to open a folder as a file
-        raise ImageLoadError(file, "is a folder" if file.is_dir() else "permission denied") from exc
+        raise ImageLoadError(file, _why_refused(file)) from exc
     except OSError:
         return b""  # the Pillow path names the reason
     try:
@@ -213,7 +214,20 @@ def _read_if_png_or_jpeg(file: Path) -> bytes:
     except OSError:
         return b""
     finally:
-        os.close(fd)
+        with contextlib.suppress(OSError):  # what was read stays good; a failed read already fell back
+            os.close(fd)
+
+
+def _why_refused(file: Path) -> str:
+    """The reason for a file the system would not open: as the checks before reading would give it, which
+    need no permission to read (a folder, an empty file), else "permission denied"."""
+    try:
+        status = os.stat(file)
+    except OSError:
+        return "permission denied"  # not even its size may be known: a folder that cannot be entered
+    if stat.S_ISDIR(status.st_mode):
+        return "is a folder"
+    return "empty file (0 bytes)" if status.st_size == 0 else "permission denied"
 
 
 def _read_rest(fd: int, expected: int) -> bytes:

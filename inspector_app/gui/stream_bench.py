@@ -198,10 +198,14 @@ def throughput_rounds(store: ModelStore, model: Any, images: list[np.ndarray], f
 BESIDE_ROUNDS = 30
 
 
-def decode_paced(files: list[str], rate: float, running: Any, stop: Any) -> None:
+def decode_paced(files: list[str], rate: float, running: Any, stop: Any, ready: Any, decoded: Any) -> None:
     """Body of the process :func:`decoding_beside` starts: decode ``files`` in turn on the reader's core, as
-    the frame reader would, ``rate`` per second, while ``running`` is set, until ``stop`` is."""
-    place_current_thread("reader")
+    the frame reader would, ``rate`` per second, while ``running`` is set, until ``stop`` is. ``ready`` is set
+    once the process has imported everything and placed itself; ``decoded`` counts the frames (a value, set
+    to -1 first when it could not be pinned)."""
+    if not place_current_thread("reader"):
+        decoded.value = -1
+    ready.set()
     index = 0
     while not stop.is_set():
         if not running.wait(0.1):
@@ -209,7 +213,14 @@ def decode_paced(files: list[str], rate: float, running: Any, stop: Any) -> None
         started = time.perf_counter()
         load_image(files[index % len(files)])
         index += 1
+        with decoded.get_lock():
+            decoded.value = max(decoded.value, 0) + 1
         time.sleep(max(0.0, 1 / rate - (time.perf_counter() - started)))
+
+
+def pair_order(pair: int) -> tuple[bool, bool]:
+    """Whether each half of pair ``pair`` runs beside the decoder: idle first, then busy first, in turn."""
+    return (False, True) if pair % 2 == 0 else (True, False)
 
 
 def decoding_beside(model: Any, images: list[np.ndarray], files: list[Path], rounds: int = BESIDE_ROUNDS,
@@ -219,28 +230,44 @@ def decoding_beside(model: Any, images: list[np.ndarray], files: list[Path], rou
 
     No interpreter lock, queue or signal is shared with that process, so what this ratio loses is what the
     machine itself charges inference for work on the other core (on a virtual machine, cores that share a
-    physical one, or its caches). The stream's ratio divided by this one is the pipeline's own share.
-    Rounds are paired idle/busy, the order alternating so a drift in the machine's speed cancels out.
+    physical one, or its caches); what the stream loses beyond it is the pipeline's own. Rounds are paired
+    idle/busy, the order alternating so a drift in the machine's speed cancels out. The decoder's own rate
+    in the busy rounds, and the frames it still decoded in idle ones, are reported so the figure can be
+    trusted; a decoder that stops decoding is an error, not a ratio of 1.
     """
     if core_split() is None:
         return {}
     context = multiprocessing.get_context("spawn")  # a fork would copy TensorFlow's and Qt's threads' locks
-    running, stop = context.Event(), context.Event()
+    running, stop, ready = context.Event(), context.Event(), context.Event()
+    decoded = context.Value("q", 0)
     rate = model_only(model, images, count)
-    decoder = context.Process(target=decode_paced, args=([str(f) for f in files], rate, running, stop),
+    decoder = context.Process(target=decode_paced, args=([str(f) for f in files], rate, running, stop, ready, decoded),
                               name="bench-decoder", daemon=True)
     decoder.start()
-    ratios = []
+    ratios, busy_frames, busy_time, idle_frames = [], 0, 0.0, 0
     try:
+        if not ready.wait(120):
+            msg = f"the decoding process did not start (exit code {decoder.exitcode})"
+            raise RuntimeError(msg)
+        pinned = decoded.value != -1
         for pair in range(rounds):
             rates = {}
-            for busy in (False, True) if pair % 2 == 0 else (True, False):
+            for busy in pair_order(pair):
                 if busy:
                     running.set()
                 else:
                     running.clear()
                 time.sleep(0.05)  # let the decoder start, or finish the frame it was on
+                before, started = max(decoded.value, 0), time.perf_counter()
                 rates[busy] = model_only(model, images, count)
+                frames = max(decoded.value, 0) - before
+                if busy and frames == 0:
+                    msg = f"the decoding process decoded nothing in a busy round (exit code {decoder.exitcode})"
+                    raise RuntimeError(msg)
+                if busy:
+                    busy_frames, busy_time = busy_frames + frames, busy_time + time.perf_counter() - started
+                else:
+                    idle_frames += frames
             ratios.append(rates[True] / rates[False])
     finally:
         running.clear()
@@ -252,6 +279,9 @@ def decoding_beside(model: Any, images: list[np.ndarray], files: list[Path], rou
     return {
         "model_beside_decoding_ratio": float(np.median(ratios)),
         "model_beside_decoding_ratio_ci95": [round(v, 3) for v in median_interval(ratios)],
+        "beside_decoder_frames_per_s": busy_frames / busy_time,
+        "beside_decoder_frames_in_idle_rounds": idle_frames,
+        "beside_decoder_pinned_to_reader_core": pinned,
     }
 
 

@@ -873,26 +873,49 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("error", "is_folder", "reason"),
-    [(PermissionError, False, "permission denied"), (PermissionError, True, "is a folder"),
-     (IsADirectoryError, True, "is a folder")],
-    ids=["no-permission", "folder-on-windows", "folder-refused"],
+    ("error", "kind", "stat_refused", "reason"),
+    [
+        (PermissionError, "file", False, "permission denied"),
+        (PermissionError, "empty", False, "empty file (0 bytes)"),
+        (PermissionError, "folder", False, "is a folder"),
+        (IsADirectoryError, "folder", False, "is a folder"),
+        (PermissionError, "file", True, "permission denied"),
+    ],
+    ids=["no-permission", "empty-and-no-permission", "folder-on-windows", "folder-refused", "folder-not-enterable"],
 )
 def test_refused_opens_give_the_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[OSError], is_folder: bool, reason: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[OSError], kind: str, stat_refused: bool, reason: str
 ) -> None:
-    """As the operating system refuses them (the permission case cannot be made for real as root; Windows
-    refuses to open a folder as a file, where Linux opens it)."""
+    """As the operating system refuses them (made up here: as root nothing is refused; Windows refuses to open
+    a folder as a file, where Linux opens it). An empty file reads as empty, as its size needs no permission;
+    a file in a folder that cannot be entered, where even its size is refused, is still an ImageLoadError."""
     path = tmp_path / "part.png"
-    path.mkdir() if is_folder else path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"" if kind == "empty" else b"\x89PNG\r\n\x1a\n")
 
-    def refuse(*_args: object) -> int:
+    def refuse(*_args: object, **_kwargs: object) -> int:
         raise error(13, "refused", str(path))
 
     monkeypatch.setattr(imaging.os, "open", refuse)
+    if stat_refused:
+        monkeypatch.setattr(imaging.os, "stat", refuse)
     with pytest.raises(ImageLoadError) as caught:
         load_image(path)
     assert caught.value.reason == reason
+
+
+def test_a_failed_close_after_a_whole_read_keeps_the_picture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, expected, _ = make_rgb_png(tmp_path)
+    real_close = imaging.os.close
+
+    def close_then_fail(fd: int) -> None:
+        real_close(fd)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(imaging.os, "close", close_then_fail)
+    np.testing.assert_array_equal(load_image(path), expected)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc/self/fd (Linux)")

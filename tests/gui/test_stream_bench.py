@@ -52,15 +52,36 @@ def test_the_interval_of_the_median_holds_the_median_and_narrows_with_more_round
 
 
 def test_decoding_beside_pairs_idle_and_busy_rounds_and_ends_its_process(folder: Path) -> None:
-    """With a model that sleeps, the decoder costs it nothing: the ratio is about 1, and the process ends."""
+    """With a model that sleeps, the decoder costs it nothing: the ratio is about 1. The decoder decodes in
+    the busy rounds at about the model's pace, hardly at all in the idle ones, and its process ends."""
     if stream_bench.core_split() is None:
         pytest.skip("needs two cores the process may pin threads to")
     model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.01)
     files = sorted(folder.iterdir())
     before = {p.pid for p in multiprocessing.active_children()}
-    figures = stream_bench.decoding_beside(model, [np.zeros((32, 32, 3), np.uint8)], files, rounds=3, count=8)
+    figures = stream_bench.decoding_beside(model, [np.zeros((32, 32, 3), np.uint8)], files, rounds=4, count=10)
     low, high = figures["model_beside_decoding_ratio_ci95"]
     assert 0.8 < low <= figures["model_beside_decoding_ratio"] <= high < 1.2
-    # One rate for the decoder's pace, then both halves of every pair; each a warm-up call and 8 timed.
-    assert model.calls == (1 + 3 * 2) * (1 + 8)
+    # One rate for the decoder's pace, then both halves of every pair; each a warm-up call and 10 timed.
+    assert model.calls == (1 + 4 * 2) * (1 + 10)
+    assert 0.3 * 100 < figures["beside_decoder_frames_per_s"] < 1.2 * 100  # the model's pace: at most 100/s
+    assert figures["beside_decoder_frames_in_idle_rounds"] <= 4  # at most the frame it was on, each idle round
+    assert figures["beside_decoder_pinned_to_reader_core"]
     assert {p.pid for p in multiprocessing.active_children()} == before
+
+
+def test_a_decoder_that_fails_is_an_error_not_a_ratio(folder: Path) -> None:
+    if stream_bench.core_split() is None:
+        pytest.skip("needs two cores the process may pin threads to")
+    (folder / "notes.png").write_text("not a picture")
+    model = BrightFailsModel(ModelRef("fake", "v1"), delay=0.01)
+    before = {p.pid for p in multiprocessing.active_children()}
+    with pytest.raises(RuntimeError, match="decoded nothing in a busy round"):
+        stream_bench.decoding_beside(model, [np.zeros((32, 32, 3), np.uint8)], [folder / "notes.png"], rounds=2,
+                                     count=10)
+    assert {p.pid for p in multiprocessing.active_children()} == before
+
+
+def test_pairs_take_turns_at_running_idle_first() -> None:
+    orders = [stream_bench.pair_order(pair) for pair in range(4)]
+    assert orders == [(False, True), (True, False), (False, True), (True, False)]
