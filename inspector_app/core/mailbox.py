@@ -7,6 +7,9 @@ nothing: ``put(block=True)`` waits for room instead, and there a few decoded fra
 That read-ahead exists for speed. Woken for every frame, the reader cost the inference thread about 6 % of
 its speed on two cores, even with nothing to decode; woken once the read-ahead is half used, it decodes a
 few frames in a row and the cost falls to 2-3 % (measured with the reader and the worker on separate cores).
+Longer runs cost less still: with 16 frames, woken when a quarter are left, the wake-ups between the worker
+and the other threads fell from 2.4 to 1.8 a frame and the worker's core sat idle about 45 instead of 70 µs
+a frame (``perf sched`` over 4 s of the demo stream, a few runs each). The byte limit keeps large frames few.
 
 While held (the operator paused) nothing is given out, except one item per granted step, in order.
 """
@@ -20,7 +23,7 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 #: Frames an unpaced reader may decode ahead of the worker, and the bytes they may hold (at least one frame).
-READ_AHEAD_FRAMES = 8
+READ_AHEAD_FRAMES = 16
 READ_AHEAD_BYTES = 64 << 20
 
 
@@ -64,9 +67,9 @@ class LatestMailbox(Generic[T]):
                 self._steps -= 1
             item, nbytes = self._items.popleft()
             self._bytes -= nbytes
-            # Wake a waiting reader only once half the read-ahead is used: it then decodes several frames in a
-            # row instead of being woken (and competing with this thread) for every single frame.
-            if len(self._items) <= self.read_ahead // 2:
+            # Wake a waiting reader only once a quarter of the read-ahead is left: it then decodes many frames in
+            # a row instead of being woken (and competing with this thread) for every single frame.
+            if len(self._items) <= self.read_ahead // 4:
                 self._cond.notify_all()
             return item
 

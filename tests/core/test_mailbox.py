@@ -34,7 +34,7 @@ def test_read_ahead_is_bounded_by_bytes_but_always_takes_one_frame() -> None:
     assert not box.put("b", block=True, timeout=0.05, nbytes=60)  # 120 bytes would exceed 100
 
 
-def test_a_waiting_reader_is_woken_only_when_half_the_read_ahead_is_used() -> None:
+def test_a_waiting_reader_is_woken_only_when_a_quarter_of_the_read_ahead_is_left() -> None:
     box: LatestMailbox[int] = LatestMailbox(read_ahead=8)
     for i in range(8):
         box.put(i, block=True, timeout=0)
@@ -47,12 +47,12 @@ def test_a_waiting_reader_is_woken_only_when_half_the_read_ahead_is_used() -> No
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     time.sleep(0.05)
-    for expected in range(3):
+    for expected in range(5):
         assert box.take(timeout=0) == expected
-    assert not put_done.wait(0.2), "woken before half the read-ahead was used"
-    assert box.take(timeout=0) == 3  # 4 left of 8: wake the reader
+    assert not put_done.wait(0.2), "woken before a quarter of the read-ahead was left"
+    assert box.take(timeout=0) == 5  # 2 left of 8: wake the reader
     assert put_done.wait(2)
-    assert [box.take(timeout=0) for _ in range(5)] == [4, 5, 6, 7, 8]
+    assert [box.take(timeout=0) for _ in range(3)] == [6, 7, 8]
     thread.join(1)
 
 
