@@ -196,15 +196,13 @@ def _read_if_png_or_jpeg(file: Path) -> bytes:
     except FileNotFoundError as exc:
         raise ImageLoadError(file, "file not found") from exc
     except (IsADirectoryError, PermissionError) as exc:  # Windows refuses to open a folder as a file
-        raise ImageLoadError(file, _why_refused(file)) from exc
+        _check_file(file)  # a folder or an empty file says so: its size needs no permission to read
+        raise ImageLoadError(file, "permission denied") from exc
     except OSError:
         return b""  # the Pillow path names the reason
     try:
         status = os.fstat(fd)
-        if stat.S_ISDIR(status.st_mode):
-            raise ImageLoadError(file, "is a folder")
-        if status.st_size == 0:
-            raise ImageLoadError(file, "empty file (0 bytes)")
+        _check_status(file, status)
         head = os.read(fd, 8)
         if not (head.startswith(_PNG_SIGNATURE) or head.startswith(b"\xff\xd8")):
             return b""
@@ -216,18 +214,6 @@ def _read_if_png_or_jpeg(file: Path) -> bytes:
     finally:
         with contextlib.suppress(OSError):  # what was read stays good; a failed read already fell back
             os.close(fd)
-
-
-def _why_refused(file: Path) -> str:
-    """The reason for a file the system would not open: as the checks before reading would give it, which
-    need no permission to read (a folder, an empty file), else "permission denied"."""
-    try:
-        status = os.stat(file)
-    except OSError:
-        return "permission denied"  # not even its size may be known: a folder that cannot be entered
-    if stat.S_ISDIR(status.st_mode):
-        return "is a folder"
-    return "empty file (0 bytes)" if status.st_size == 0 else "permission denied"
 
 
 def _read_rest(fd: int, expected: int) -> bytes:
@@ -308,16 +294,20 @@ def _jpeg_upright_size(header: bytes, width: int, height: int) -> tuple[int, int
 
 
 def _check_file(file: Path) -> None:
-    """The reasons we can give before reading a byte: missing, a folder, empty."""
+    """The reasons we can give before reading a byte: missing, a folder, empty (a refused size: no permission)."""
     try:
-        if file.is_dir():
-            raise ImageLoadError(file, "is a folder")
-        size = file.stat().st_size
+        status = os.stat(file)
     except FileNotFoundError as exc:
         raise ImageLoadError(file, "file not found") from exc
     except PermissionError as exc:
         raise ImageLoadError(file, "permission denied") from exc
-    if size == 0:
+    _check_status(file, status)
+
+
+def _check_status(file: Path, status: os.stat_result) -> None:
+    if stat.S_ISDIR(status.st_mode):
+        raise ImageLoadError(file, "is a folder")
+    if status.st_size == 0:
         raise ImageLoadError(file, "empty file (0 bytes)")
 
 
