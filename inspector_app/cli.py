@@ -61,16 +61,24 @@ def _stream_bench(args: argparse.Namespace) -> int:
     """``bench --stream`` needs the GUI's threads, so it is dispatched here, above the layers."""
     import json  # noqa: PLC0415
 
+    from pathlib import Path  # noqa: PLC0415
+
+    from inspector_app.core.errors import InspectorError  # noqa: PLC0415
     from inspector_app.core.modelstore import ModelStore  # noqa: PLC0415
     from inspector_app.core.paths import data_dir  # noqa: PLC0415
     from inspector_app.detectors.runtime import reserve_core_for_display  # noqa: PLC0415
     from inspector_app.gui.stream_bench import on_inference_cores, run_stream_bench  # noqa: PLC0415
-    from inspector_app.jobs.commands import load_model  # noqa: PLC0415
+    from inspector_app.jobs.commands import bench_files, load_model  # noqa: PLC0415
 
     store = ModelStore(data_dir(args.data_dir))
-    # As the window's worker does: TensorFlow starts (and pins) its threads on the inference cores.
-    threads, model = on_inference_cores(lambda: (reserve_core_for_display(), load_model(store, args.model)))
-    figures = run_stream_bench(store, model, args.data, args.count, args.frames)
+    try:
+        files = bench_files(Path(args.data), args.count)
+        # As the window's worker does: TensorFlow starts (and pins) its threads on the inference cores.
+        threads, model = on_inference_cores(lambda: (reserve_core_for_display(), load_model(store, args.model)))
+    except InspectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    figures = run_stream_bench(store, model, files, args.frames)
     figures["inference_threads"] = threads
     print(json.dumps(figures, indent=2))
     return 0

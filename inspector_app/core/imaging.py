@@ -63,6 +63,7 @@ _STRIP_PIXELS = 1 << 16
 
 # Overlay: a pixel's heatmap opacity ramps from 0 at this normalised value up to full at the threshold (1.0).
 _RAMP_START = 0.3
+_FAR = 1e30  # stands for ±inf in a cleaned map: far beyond any colour, still finite when interpolated
 
 # Colour scale anchors as (position, RGB): the cold half spans [0, 1) of the normalised value, the warm half
 # spans [1, vmax]; positions are fractions of each half. The jump from green to yellow marks the threshold.
@@ -491,7 +492,7 @@ def resize_map(map_: np.ndarray, height: int, width: int) -> np.ndarray:
     Raises:
         ValueError: The map is not 2-D (``H×W×1`` is accepted) or the size is not positive.
     """
-    m = _as_map(map_, "resize_map")
+    m = finite_map(_as_map(map_, "resize_map"))
     _size_pair((width, height))
     shrinking = height <= m.shape[0] and width <= m.shape[1]
     flag = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
@@ -548,6 +549,17 @@ def _interpolation_flag(name: str, *, enlarging: bool) -> int:
     if name == "area" and enlarging:
         return cv2.INTER_LINEAR
     return _INTERPOLATIONS[name]
+
+
+def finite_map(map_: np.ndarray) -> np.ndarray:
+    """A float32 copy with NaN as 0 and ±inf as ±1e30, so interpolation and comparisons see finite numbers.
+
+    A NaN pixel is a model's failure, not an anomaly: it must not paint or outline as one. OpenCV does not
+    document what its resizing and clamping do with NaN or inf (and it changed between releases).
+    """
+    m = np.array(map_, np.float32)
+    cv2.patchNaNs(m, 0.0)
+    return np.clip(m, -_FAR, _FAR, out=m)
 
 
 def _as_map(map_: np.ndarray, caller: str) -> np.ndarray:
@@ -770,24 +782,20 @@ def _bins_below_threshold(vmax: float) -> int:
 def _map_to_index(m: np.ndarray, vmax: float) -> np.ndarray:
     """float32 map -> uint8 table index; index < bins_below_threshold exactly when value < 1.0.
 
-    Entry i holds the values from i / bins up to (i + 1) / bins. The map is first clamped into [0, 256 / bins]
-    by two OpenCV threshold passes, several times faster than ``np.clip``: one sets negative values and −inf
-    to 0, the next lowers +inf and huge values to the top (a float beyond the int range would otherwise
-    convert to 0, the coldest colour). NaN passes both unchanged. With an even ``bins`` (the overlay's scale
-    has 128) one more OpenCV pass computes ``round(value · bins − 0.5)``, saturating NaN to 0; that is the
-    floor except that a value on an odd entry's edge (or, when bins is not a power of two, within one float32
-    step of it) lands one entry lower: rounding is half to even. The threshold's edge is even and the product
-    is exact enough there, so the split at 1.0 is exact.
+    Entry i holds the values from i / bins up to (i + 1) / bins. Only operations whose NaN and inf handling
+    is documented are used (OpenCV changed what its clamping does with NaN): NaN, a model's failure rather
+    than an anomaly, takes the coldest entry; ±inf clip to the ends.
     """
     bins = _bins_below_threshold(vmax)
-    _, clamped = cv2.threshold(m, 0.0, 0.0, cv2.THRESH_TOZERO)
-    cv2.threshold(clamped, 256.0 / bins, 0.0, cv2.THRESH_TRUNC, dst=clamped)
-    if bins % 2 == 0:
-        return cv2.convertScaleAbs(clamped, alpha=float(bins), beta=-0.5)
-    scaled = np.multiply(clamped, np.float32(bins), dtype=np.float32)
-    np.nan_to_num(scaled, copy=False, nan=0.0)
-    np.fmin(scaled, 255.0, out=scaled)
-    return scaled.astype(np.uint8)  # truncation is floor here: every value is >= 0
+    with np.errstate(over="ignore"):  # a huge value times bins is +inf, which the clamping below handles
+        values = np.multiply(m, np.float32(bins))
+    cv2.patchNaNs(values, 0.0)  # before clamping: OpenCV documents its thresholds for numbers, not NaN
+    cv2.threshold(values, 0.0, 0.0, cv2.THRESH_TOZERO, dst=values)  # below 0 (and -inf) -> 0
+    cv2.threshold(values, 255.0, 0.0, cv2.THRESH_TRUNC, dst=values)  # above 255 (and +inf) -> 255
+    index = values.astype(np.uint8)  # truncation is floor: every value is in [0, 255]
+    if bins & (bins - 1):  # not a power of two: value · bins can round up to bins for a value just below 1.0
+        np.minimum(index, bins - 1, out=index, where=m < 1.0)
+    return index
 
 
 def _lookup_rgb(index: np.ndarray, packed: np.ndarray) -> np.ndarray:

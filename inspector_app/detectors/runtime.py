@@ -1,14 +1,19 @@
 """TensorFlow set-up in one place, imported lazily so the window opens before TensorFlow loads (~4 s).
 
 Call :func:`tensorflow` instead of ``import tensorflow`` in family code. The first call quiets TensorFlow's
-C++ logging, turns on GPU memory growth (so two processes can share a card and a finished training job
-returns its memory) and records what devices were found.
+C++ logging (unless the app logs at debug level, ``-v``), turns on GPU memory growth (so two processes can
+share a card and a finished training job returns its memory) and records what devices were found.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -22,8 +27,11 @@ log = logging.getLogger(__name__)
 @lru_cache(maxsize=1)
 def tensorflow() -> Any:
     """The ``tensorflow`` module, configured once."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # noqa: PLC0415 - lazy on purpose
+    verbose = log.isEnabledFor(logging.DEBUG)
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # its errors too: "remapper failed" is not the user's
+    with _start_up_lines_to_debug_log(enabled=not verbose):
+        import tensorflow as tf  # noqa: PLC0415 - lazy on purpose
 
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
@@ -31,6 +39,39 @@ def tensorflow() -> Any:
         except RuntimeError as exc:  # already initialised by someone else
             log.debug("memory growth not set on %s: %s", gpu.name, exc)
     return tf
+
+
+# TensorFlow's native start-up lines: "I0000 00:00:17... file.cc:31] ...", absl's notice, CPU-feature advice.
+_NATIVE_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:|WARNING: All log messages before absl|To enable the following)")
+
+
+@contextmanager
+def _start_up_lines_to_debug_log(enabled: bool) -> Iterator[None]:
+    """Catch what native code writes to stderr while TensorFlow imports, and log its own lines at debug level.
+
+    Lines written before absl's logging starts ("Could not find cuda drivers") ignore TF_CPP_MIN_LOG_LEVEL,
+    so only redirecting file descriptor 2 keeps them off the user's terminal. Other lines (another thread's
+    log output in the window, say) are written back to stderr afterwards, so nothing is lost.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode(errors="replace").splitlines():
+                if _NATIVE_LINE.match(line):
+                    log.debug("tensorflow: %s", line)
+                else:
+                    print(line, file=sys.stderr)
 
 
 def keras() -> Any:

@@ -30,7 +30,6 @@ from PySide6.QtCore import QEventLoop, QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from inspector_app.core.cores import core_split, place_current_thread
-from inspector_app.core.datasets import IMAGE_SUFFIXES
 from inspector_app.core.imaging import load_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.sources import FolderSource
@@ -373,16 +372,13 @@ def memory_over_frames(store: ModelStore, model: Any, folder: Path, frames: int)
     return after_100, after_n, (window.stats.inspected - 100) / elapsed
 
 
-def run_stream_bench(store: ModelStore, model: Any, folder: Path, count: int, frames: int) -> dict[str, Any]:
+def run_stream_bench(store: ModelStore, model: Any, files: list[Path], frames: int) -> dict[str, Any]:
+    """Live-pipeline figures over ``files`` (the CLI picks them: a folder's images or a dataset's test images)."""
     app = QApplication.instance() or QApplication([])
-    files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:count]
-    if not files:
-        msg = f"no images in {folder}"
-        raise ValueError(msg)
     with tempfile.TemporaryDirectory() as tmp:
         subset = Path(tmp)
-        for f in files:
-            os.symlink(f.resolve(), subset / f.name)
+        for i, f in enumerate(files):  # numbered: a dataset's sub-folders repeat names such as 000.png
+            os.symlink(Path(f).resolve(), subset / f"{i:05d}{Path(f).suffix.lower()}")
         images = [load_image(f) for f in files]
         figures: dict[str, Any] = {"model": str(model.ref), "images": len(files), "image_shape": list(images[0].shape)}
         figures.update(throughput_rounds(store, model, images, subset))

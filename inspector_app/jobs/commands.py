@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.datasets import IMAGE_SUFFIXES, load_images, open_dataset
+from inspector_app.core.datasets import IMAGE_SUFFIXES, open_dataset
 from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
 from inspector_app.core.imaging import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
 from inspector_app.core.modelstore import ModelStore
@@ -64,7 +64,7 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", help="model latency and throughput on a folder of images")
     p.add_argument("--model")
-    p.add_argument("--data", required=True, help="an image folder or dataset")
+    p.add_argument("--data", required=True, help="a folder of images, or a dataset (its test images are used)")
     p.add_argument("--count", type=int, default=64, help="images to load")
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--stream", action="store_true",
@@ -182,6 +182,20 @@ def cmd_evaluate(args: argparse.Namespace, store: ModelStore) -> int:
     return 0
 
 
+def bench_files(path: Path, count: int) -> list[Path]:
+    """Up to ``count`` images for a benchmark, spread over a dataset's test images or a folder's images."""
+    if not path.exists():
+        raise InspectorError(f"--data {path} does not exist")
+    try:
+        files = [sample.path for sample in open_dataset(path).evaluation_samples()]
+    except InspectorError:
+        files = image_files([str(path)])
+    if not files:
+        raise InspectorError(f"no images in {path}: give a folder of images or a dataset (MVTec or good/defect)")
+    chosen = min(count, len(files))
+    return [files[i * len(files) // chosen] for i in range(chosen)]
+
+
 def image_files(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for text in paths:
@@ -230,15 +244,10 @@ def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
         report = bench_training(args.data, epochs=args.epochs)
         print(json.dumps(report, indent=2) if args.json else format_training_bench(report))
         return 0
+    files = bench_files(Path(args.data), args.count)
     model = load_model(store, args.model)
-    path = Path(args.data)
-    try:
-        samples = open_dataset(path).evaluation_samples()[: args.count]
-        images, _ = load_images(samples, model.detector.image_size)
-    except InspectorError:
-        files = image_files([str(path)])[: args.count]
-        size = model.detector.image_size  # a folder may mix sizes; one batch needs one size
-        images = np.stack([resize(load_image(f), size) for f in files]) if files else np.zeros((0, 1, 1, 3), np.uint8)
+    size = model.detector.image_size  # a folder may mix sizes; one batch needs one size
+    images = np.stack([resize(load_image(f), size) for f in files])
     figures = bench_model(model, images, repeats=args.repeats)
     if args.json:
         print(json.dumps(figures, indent=2))

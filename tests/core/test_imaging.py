@@ -931,3 +931,18 @@ def test_reading_leaves_no_file_open(tmp_path: Path) -> None:
             with pytest.raises(ImageLoadError):
                 load_image(path)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_nan_map_resized_to_the_picture_paints_and_outlines_nothing() -> None:
+    """NaN is a model's failure, not an anomaly: after resizing (bilinear and area) it must stay cold, be
+    left out of the overlay and never be outlined, and ±inf must not spread NaN to its neighbours."""
+    image = np.full((64, 64, 3), 90, np.uint8)
+    for size in (16, 128):  # enlarged and shrunk to the picture
+        norm_map = np.zeros((size, size), np.float32)
+        norm_map[4:8, 4:8] = np.nan
+        np.testing.assert_array_equal(overlay_heatmap(image, norm_map, 0.8), image)
+        np.testing.assert_array_equal(draw_mask_contours(image, norm_map, level=0.5), image)
+        assert (heatmap_rgb(resize_map(norm_map, 64, 64)) == heatmap_rgb(np.zeros((1, 1), np.float32))).all()
+        norm_map[4:8, 4:8] = np.inf
+        resized = resize_map(norm_map, 64, 64)
+        assert np.isfinite(resized).all() and resized.max() > HEATMAP_VMAX

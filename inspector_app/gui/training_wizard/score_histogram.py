@@ -25,6 +25,7 @@ def shared_bins(good: np.ndarray, defect: np.ndarray, threshold: float, count: i
     validation images still make visible bars.
     """
     values = np.r_[good, defect, threshold].astype(np.float64)
+    values = values[np.isfinite(values)] if np.isfinite(values).any() else np.zeros(1)
     if count is None:
         count = int(np.clip(round(2 * math.sqrt(len(good) + len(defect))), 8, 40))
     low, high = float(values.min()), float(values.max())
@@ -59,8 +60,8 @@ class ScoreHistogram(pg.PlotWidget):
 
     def set_scores(self, good: np.ndarray, defect: np.ndarray, threshold: float) -> None:
         """Draw both classes on shared bins and put the line at ``threshold``."""
-        good = np.asarray(good, np.float64)
-        defect = np.asarray(defect, np.float64)
+        good, defect = (np.asarray(v, np.float64) for v in (good, defect))
+        good, defect = good[np.isfinite(good)], defect[np.isfinite(defect)]  # a failed score has no bar
         edges = shared_bins(good, defect, threshold)
         centres = (edges[:-1] + edges[1:]) / 2
         width = float(edges[1] - edges[0])
