@@ -66,7 +66,7 @@ def _stream_bench(args: argparse.Namespace) -> int:
     from inspector_app.core.errors import InspectorError  # noqa: PLC0415
     from inspector_app.core.modelstore import ModelStore  # noqa: PLC0415
     from inspector_app.core.paths import data_dir  # noqa: PLC0415
-    from inspector_app.detectors.runtime import reserve_core_for_display  # noqa: PLC0415
+    from inspector_app.detectors.common.runtime import reserve_core_for_display  # noqa: PLC0415
     from inspector_app.gui.stream_bench import on_inference_cores, run_stream_bench  # noqa: PLC0415
     from inspector_app.jobs.commands import bench_files, load_model  # noqa: PLC0415
 

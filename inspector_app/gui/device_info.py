@@ -8,7 +8,7 @@ import sys
 def describe_device() -> str:
     if "tensorflow" not in sys.modules:
         return "TensorFlow is not loaded yet (it loads with the first model)"
-    from inspector_app.detectors.runtime import device_summary  # noqa: PLC0415
+    from inspector_app.detectors.common.runtime import device_summary  # noqa: PLC0415
 
     try:
         return device_summary()

@@ -46,7 +46,7 @@ class InspectionResult:
 
 def default_loader(store: ModelStore, ref: ModelRef) -> Any:
     from inspector_app.detectors.loaded_model import LoadedModel  # noqa: PLC0415 - TensorFlow loads here
-    from inspector_app.detectors.runtime import reserve_core_for_display  # noqa: PLC0415
+    from inspector_app.detectors.common.runtime import reserve_core_for_display  # noqa: PLC0415
 
     reserve_core_for_display()
     return LoadedModel.load(store, ref)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.registry import FAMILIES, detector_class
 from inspector_app.jobs.training import TrainingSpec, gather_samples, load_training_data

@@ -19,7 +19,7 @@ from inspector_app.core.calibration import calibrate
 from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation
 from inspector_app.core.errors import DatasetError, TrainingCancelled
 from inspector_app.core.modelstore import ModelRef, ModelStore
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
 from inspector_app.detectors.registry import detector_class
 

@@ -7,7 +7,7 @@ PyTorch is never a dependency of the app, so it lives in a scratch virtual envir
 
 The script runs twice. In the project environment it feeds a fixed batch (a smooth random image, a real photo
 from scikit-learn's sample images, uniform noise) through the Keras model built by
-``inspector_app.detectors.efficientnet_lite`` and writes the inputs and the intermediate outputs to a
+``inspector_app.detectors.backbones.efficientnet_lite`` and writes the inputs and the intermediate outputs to a
 temporary ``.npz``. It then starts itself under ``--torch-python`` with ``--torch-side``: there a PyTorch
 Lite written from scratch below (TF-style "same" padding, ReLU6, BN eps 1e-3, no squeeze-excite; the stage
 table is handed over from the Keras side, so a mistake in the Lite2 scaling fails ``strict`` loading) loads the
@@ -53,8 +53,8 @@ def make_inputs(size: int) -> np.ndarray:
 
 
 def keras_side(args: argparse.Namespace) -> int:
-    from inspector_app.detectors import efficientnet_lite as el  # noqa: PLC0415
-    from inspector_app.detectors import runtime  # noqa: PLC0415
+    from inspector_app.detectors.backbones import efficientnet_lite as el  # noqa: PLC0415
+    from inspector_app.detectors.common import runtime  # noqa: PLC0415
 
     keras = runtime.keras()
     variant = el.lite_variant(args.variant)

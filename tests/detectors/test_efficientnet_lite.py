@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector_app.detectors import efficientnet_lite as el
-from inspector_app.detectors.torch_weights import load_state_dict
+from inspector_app.detectors.backbones import efficientnet_lite as el
+from inspector_app.detectors.backbones.torch_weights import load_state_dict
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,16 @@ import pytest
 
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.errors import TrainingCancelled
-from inspector_app.detectors.backbones import (
+from inspector_app.detectors.backbones.extractors import (
     BackboneWeightsMissing,
     backbone_spec,
     build_feature_extractor,
     find_weights,
 )
 from inspector_app.detectors.base import Progress, TrainingData
-from inspector_app.detectors.patch_memory import BANK_FILE, INFO_FILE, PatchMemoryDetector
-from inspector_app.detectors.patch_memory_coreset import coreset_indices, greedy_k_center
-from inspector_app.detectors.patch_memory_tiles import stitch, tile_origins
+from inspector_app.detectors.patch_memory.detector import BANK_FILE, INFO_FILE, PatchMemoryDetector
+from inspector_app.detectors.common.coreset import coreset_indices, greedy_k_center
+from inspector_app.detectors.common.tiling import stitch, tile_origins
 from inspector_app.detectors.registry import detector_class
 
 SIZE = 224

@@ -6,7 +6,7 @@ import threading
 
 import cv2
 
-from inspector_app.detectors.runtime import reserve_core_for_display
+from inspector_app.detectors.common.runtime import reserve_core_for_display
 
 
 def test_opencv_gets_the_inference_thread_count() -> None:

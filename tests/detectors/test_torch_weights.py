@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector_app.detectors.torch_weights import (
+from inspector_app.detectors.backbones.torch_weights import (
     LEGACY_MAGIC,
     LEGACY_PROTOCOL,
     UnsafeWeightsError,

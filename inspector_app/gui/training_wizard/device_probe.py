@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QProcess, Signal
 
 log = logging.getLogger(__name__)
 
-PROBE_CODE = "from inspector_app.detectors.runtime import device_summary; print(device_summary())"
+PROBE_CODE = "from inspector_app.detectors.common.runtime import device_summary; print(device_summary())"
 CHECKING = "checking…"
 
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.imaging import resize
-from inspector_app.detectors import runtime
-from inspector_app.detectors.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
+from inspector_app.detectors.common import runtime
+from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
 from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Progress, TrainingData
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class AutoencoderDetector(Detector):
         with runtime.distribution_strategy().scope():
             model = self._build(train.shape[-1])
             model.compile(optimizer=keras.optimizers.Adam(float(self.config["learning_rate"])), loss="mse")
-        from inspector_app.detectors.keras_progress import make_progress_callback  # noqa: PLC0415
+        from inspector_app.detectors.common.keras_progress import make_progress_callback  # noqa: PLC0415
 
         callback = make_progress_callback(progress, epochs)
         callbacks = [callback]
@@ -119,7 +119,7 @@ class AutoencoderDetector(Detector):
 
     def _feature_space(self) -> Any:
         if self._space is None:
-            from inspector_app.detectors.autoencoder_features import FeatureSpace  # noqa: PLC0415
+            from inspector_app.detectors.autoencoder.features import FeatureSpace  # noqa: PLC0415
 
             self._space = FeatureSpace(str(self.config["backbone"]), self.image_size)
         return self._space
@@ -132,7 +132,7 @@ class AutoencoderDetector(Detector):
         return space.standardise(train), space.standardise(val)
 
     def _build(self, channels: int) -> Any:
-        from inspector_app.detectors.autoencoder_network import build_autoencoder, build_feature_autoencoder  # noqa: PLC0415
+        from inspector_app.detectors.autoencoder.network import build_autoencoder, build_feature_autoencoder  # noqa: PLC0415
 
         if self._uses_features:
             return build_feature_autoencoder(channels, int(self.config["feature_bottleneck"]))

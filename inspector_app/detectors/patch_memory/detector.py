@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 from inspector_app.core.errors import TrainingCancelled
-from inspector_app.detectors.anomaly_maps import smooth_maps, upsample_maps
+from inspector_app.detectors.common.anomaly_maps import smooth_maps, upsample_maps
 from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Progress, TrainingData
-from inspector_app.detectors.patch_memory_tiles import cut_tiles, stitch, tile_origins, to_working_size
+from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
 
 log = logging.getLogger(__name__)
 BANK_FILE = "memory_bank.npy"
@@ -84,7 +84,7 @@ class PatchMemoryDetector(Detector):
 
     def _ensure_network(self) -> Any:
         if self._network is None:
-            from inspector_app.detectors.patch_memory_network import PatchNetwork  # noqa: PLC0415 - loads TF
+            from inspector_app.detectors.patch_memory.network import PatchNetwork  # noqa: PLC0415 - loads TF
 
             c = self.config
             self._network = PatchNetwork(
@@ -104,7 +104,7 @@ class PatchMemoryDetector(Detector):
         extracted = time.monotonic()
         wanted = int(round(float(self.config["coreset_fraction"]) * len(features)))
         count = min(wanted, int(self.config["max_bank_size"]))
-        from inspector_app.detectors.patch_memory_coreset import coreset_indices  # noqa: PLC0415
+        from inspector_app.detectors.common.coreset import coreset_indices  # noqa: PLC0415
 
         progress(stage="coreset", fraction=0.0, message=f"choosing {count} of {len(features)} patch features")
         chosen = coreset_indices(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 
 
 def build_autoencoder(image_size: int, channels: int, bottleneck: int, base_filters: int = 32) -> Any:

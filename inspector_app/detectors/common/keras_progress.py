@@ -10,7 +10,7 @@ import math
 import time
 from typing import Any
 
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import Progress
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 from inspector_app.detectors.backbones import build_feature_extractor
 
 log = logging.getLogger(__name__)

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from inspector_app.core.paths import data_dir
-from inspector_app.detectors import runtime
-from inspector_app.detectors.torch_weights import load_state_dict
+from inspector_app.detectors.common import runtime
+from inspector_app.detectors.backbones.torch_weights import load_state_dict
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from inspector_app.core.imaging import resize
-from inspector_app.detectors import runtime
+from inspector_app.detectors.common import runtime
 
 MEAN_FILE = "feature_mean.npy"
 STD_FILE = "feature_std.npy"

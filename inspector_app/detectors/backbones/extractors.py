@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.detectors import efficientnet_lite, runtime
+from inspector_app.detectors.backbones import efficientnet_lite
+from inspector_app.detectors.common import runtime
 
 log = logging.getLogger(__name__)
 
