@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inspector_app.core.calibration import Calibration
+from inspector_app.core.calibration import Calibration, MapKind
 from inspector_app.core.datasets import write_mvtec_layout
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.modelstore import ModelRef
@@ -30,7 +30,7 @@ class BrightFailsModel:
     the frame; optionally slow."""
 
     family = "fake"
-    map_is_mask = False
+    map_kind = MapKind.ANOMALY
 
     def __init__(self, ref: ModelRef, delay: float = 0.0) -> None:
         self.ref = ref

@@ -9,6 +9,7 @@ when validation defects exist. Scores and maps are then shown normalised so that
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,18 @@ from inspector_app.core.metrics import best_f1_threshold
 
 DEFAULT_SIGMAS = 3.0
 DEFAULT_PERCENTILE = 99.5
+#: A mask probability at or above this is drawn inside the defect's contour.
+MASK_LEVEL = 0.5
+#: An explanation map's scale: this percentile of the validation maps is drawn at 1.0.
+EXPLANATION_PERCENTILE = 99.0
+
+
+class MapKind(StrEnum):
+    """What a detector's map means; each kind is put on the one colour scale (1.0 = notable) its own way."""
+
+    ANOMALY = "anomaly"  # score units: 0 is a typical good pixel, 1.0 the threshold; drawn as a heatmap
+    MASK = "mask"  # a defect probability; 1.0 is MASK_LEVEL; drawn as contours
+    EXPLANATION = "explanation"  # arbitrary units (CAM, Grad-CAM); 1.0 is a fixed percentile from validation
 
 
 @dataclass
@@ -28,6 +41,9 @@ class Calibration:
     map_low: float
     method: str
     details: dict[str, Any] = field(default_factory=dict)
+    map_kind: MapKind = MapKind.ANOMALY
+    #: What 1.0 on the map's scale stands for, for masks and explanations (anomaly maps follow the threshold).
+    map_scale: float = 1.0
 
     def normalise_scores(self, scores: np.ndarray | float) -> np.ndarray:
         """0 = typical good part, 1.0 = the threshold."""
@@ -35,8 +51,10 @@ class Calibration:
         return (np.asarray(scores, np.float32) - self.score_low) / span
 
     def normalise_maps(self, maps: np.ndarray) -> np.ndarray:
-        """Same scale for maps: 0 = typical good pixel, 1.0 = the threshold; never per-image min-max."""
-        span = max(self.threshold - self.map_low, 1e-12)
+        """One fixed scale for every frame, never per-image min-max: 1.0 is the threshold for an anomaly map,
+        the contour level for a mask, the validation reference for an explanation."""
+        high = self.threshold if self.map_kind == MapKind.ANOMALY else self.map_low + self.map_scale
+        span = max(high - self.map_low, 1e-12)
         return np.clip((np.asarray(maps, np.float32) - self.map_low) / span, 0.0, None)
 
     def verdicts(self, scores: np.ndarray) -> np.ndarray:
@@ -45,10 +63,11 @@ class Calibration:
 
     def with_threshold(self, threshold: float, method: str = "manual") -> Calibration:
         """A copy with a threshold the operator chose (the score histogram's slider)."""
-        return Calibration(float(threshold), self.score_low, self.map_low, method, dict(self.details))
+        return Calibration(float(threshold), self.score_low, self.map_low, method, dict(self.details),
+                           self.map_kind, self.map_scale)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "map_kind": str(self.map_kind)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
@@ -58,6 +77,8 @@ class Calibration:
             map_low=float(data["map_low"]),
             method=str(data["method"]),
             details=dict(data.get("details", {})),
+            map_kind=MapKind(data.get("map_kind", MapKind.ANOMALY)),  # versions saved before map kinds: anomaly
+            map_scale=float(data.get("map_scale", 1.0)),
         )
 
 
@@ -67,8 +88,14 @@ def calibrate(
     defect_scores: np.ndarray | None = None,
     sigmas: float = DEFAULT_SIGMAS,
     percentile: float = DEFAULT_PERCENTILE,
+    map_kind: MapKind = MapKind.ANOMALY,
+    defect_maps: np.ndarray | None = None,
 ) -> Calibration:
-    """Choose a threshold from validation scores; ``good_maps`` sets the map's zero point."""
+    """Choose a threshold from validation scores and the map's scale for its kind.
+
+    An anomaly map's zero is the median good pixel; a mask's scale is fixed (0 to MASK_LEVEL); an
+    explanation's is a high percentile of every validation map, good and defect.
+    """
     good_scores = np.asarray(good_scores, np.float64)
     if good_scores.size == 0:
         msg = "calibration needs at least one held-out good image, got none"
@@ -97,4 +124,10 @@ def calibrate(
     if threshold <= score_low:
         threshold = score_low + max(std, abs(score_low) * 1e-3, 1e-6)
     map_low = min(map_low, threshold - 1e-6)
-    return Calibration(float(threshold), score_low, map_low, method, details)
+    if map_kind == MapKind.ANOMALY:
+        return Calibration(float(threshold), score_low, map_low, method, details)
+    if map_kind == MapKind.MASK:
+        return Calibration(float(threshold), score_low, 0.0, method, details, map_kind, MASK_LEVEL)
+    every_map = [np.ravel(m) for m in (good_maps, defect_maps) if m is not None and np.size(m)]
+    reference = float(np.percentile(np.concatenate(every_map), EXPLANATION_PERCENTILE)) if every_map else 1.0
+    return Calibration(float(threshold), score_low, 0.0, method, details, map_kind, max(reference, 1e-6))

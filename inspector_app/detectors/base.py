@@ -15,6 +15,9 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from inspector_app.core.calibration import MapKind
+from inspector_app.detectors.settings import Setting
+
 #: Data a family can learn from. ``needs`` is a subset of these.
 GOOD, DEFECT, MASK = "good", "defect", "mask"
 
@@ -32,6 +35,9 @@ class TrainingData:
     defect_masks: np.ndarray | None = None
     val_defect: np.ndarray | None = None
     val_defect_masks: np.ndarray | None = None
+    #: The defect type of each ``defect`` / ``val_defect`` image ("scratch", "hole", ...), for classifier heads.
+    defect_types: list[str] = field(default_factory=list)
+    val_defect_types: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
     def available(self) -> set[str]:
@@ -50,6 +56,20 @@ class Inference:
 
     scores: np.ndarray
     maps: np.ndarray
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a family turns a uint8 RGB image into its network's input: stored in ``meta.json`` so an exported
+    network can be fed the same way outside the app."""
+
+    size: tuple[int, int]  # height, width of the network's input (a tile's, when the family tiles)
+    colour: str = "RGB"  # channel order; "grey" when the network takes one channel
+    scale: str = "0..1"  # the value range of the input: "0..1" (divided by 255) or "0..255"
+    resize: str = "area"  # how a larger image is brought to ``size``
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": list(self.size), "colour": self.colour, "scale": self.scale, "resize": self.resize}
 
 
 @dataclass
@@ -95,8 +115,10 @@ class Detector(abc.ABC):
     title: ClassVar[str]
     description: ClassVar[str]
     needs: ClassVar[frozenset[str]] = frozenset({GOOD})
-    #: The map is a defect-mask probability rather than an anomaly heatmap (drawn as contours).
-    map_is_mask: ClassVar[bool] = False
+    #: What the map means, which sets how it is scaled (see ``core.calibration``) and drawn.
+    map_kind: ClassVar[MapKind] = MapKind.ANOMALY
+    #: How the wizard shows the settings of ``default_config``, main ones first in this order.
+    settings: ClassVar[dict[str, Setting]] = {}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         unknown = set(config or {}) - set(self.default_config())
@@ -110,6 +132,18 @@ class Detector(abc.ABC):
     def default_config(cls) -> dict[str, Any]:
         """Settings that work out of the box for this family."""
 
+    @classmethod
+    def quick_config(cls) -> dict[str, Any]:
+        """Settings that train in seconds on a CPU (small input, few epochs): for the contract test that every
+        registered family must pass, and for a first try on new data."""
+        return {}
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+        """Seconds per epoch (or for the whole fit, without epochs) on the reference 2-core CPU; None when the
+        family has no measured constant for these settings (no made-up figure)."""
+        return None
+
     @property
     def image_size(self) -> int:
         return int(self.config["image_size"])
@@ -121,6 +155,15 @@ class Detector(abc.ABC):
     @abc.abstractmethod
     def infer(self, images: np.ndarray) -> Inference:
         """uint8 N×H×W×3 → raw scores (N,) and raw maps (N×H×W) at the input's resolution."""
+
+    @abc.abstractmethod
+    def preprocessing(self) -> Preprocessing:
+        """What the network's input is; the same for every image this detector scores."""
+
+    @abc.abstractmethod
+    def networks(self) -> dict[str, Any]:
+        """The fitted Keras models by role; what ``infer`` does after them is numpy, so export saves these
+        together with the arrays ``save`` writes."""
 
     @abc.abstractmethod
     def save(self, folder: Path) -> None:

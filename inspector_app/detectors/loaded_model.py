@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.calibration import Calibration
+from inspector_app.core.calibration import Calibration, MapKind
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.base import Detector
@@ -59,8 +59,9 @@ class LoadedModel:
         return str(self.meta["family"])
 
     @property
-    def map_is_mask(self) -> bool:
-        return bool(self.detector.map_is_mask)
+    def map_kind(self) -> MapKind:
+        """How the maps were scaled and should be drawn (contours for a mask, else a heatmap)."""
+        return self.calibration.map_kind
 
     def set_threshold(self, threshold: float) -> None:
         self.calibration = self.calibration.with_threshold(threshold)

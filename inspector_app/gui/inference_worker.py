@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QThread, Signal
 
+from inspector_app.core.calibration import MapKind
 from inspector_app.core.cores import place_current_thread
 from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.modelstore import ModelRef, ModelStore
@@ -38,7 +39,7 @@ class InspectionResult:
     threshold: float
     failed: bool
     anomaly_map: np.ndarray
-    map_is_mask: bool
+    map_kind: MapKind
     latency_ms: float
     finished_at: float  # wall clock, for records
     finished_monotonic: float = 0.0  # time.perf_counter(), for rates (a wall-clock step cannot skew them)
@@ -176,7 +177,7 @@ class InferenceWorker(QThread):
             threshold=float(model.calibration.threshold),
             failed=bool(out.failed[0]),
             anomaly_map=out.maps[0],
-            map_is_mask=bool(model.map_is_mask),
+            map_kind=model.map_kind,
             latency_ms=latency,
             finished_at=time.time(),
             finished_monotonic=time.perf_counter(),

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_app import __version__
+from inspector_app.core.calibration import MapKind
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelRef, ModelStore
@@ -38,6 +39,7 @@ from inspector_app.gui.source_panel import SourcePanel, SourceSpec
 from inspector_app.gui.source_reader import SourceReader
 from inspector_app.gui.verdict_banner import BannerState, VerdictBanner
 from inspector_app.jobs.retrain import retrain_spec_from_captures
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("heatmap", "contours", "none")
@@ -323,7 +325,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("last_model", str(model.ref))
         self.banner.set_state(BannerState.NO_SOURCE if self.reader is None else BannerState.PAUSED,
                               "open a source" if self.reader is None else "waiting for frames")
-        self.overlay_combo.setCurrentText("contours" if model.map_is_mask else "heatmap")
+        self.overlay_combo.setCurrentText("contours" if model.map_kind == MapKind.MASK else "heatmap")
 
     @Slot(str)
     def _on_worker_error(self, text: str) -> None:
@@ -434,7 +436,7 @@ class MainWindow(QMainWindow):
         self.log_panel.add(f"captured frame {self.latest_frame.index} as good")
 
     # -- menus that later issues fill in ----------------------------------------------------------------
-    def open_training_wizard(self, initial: dict[str, Any] | None = None) -> None:
+    def open_training_wizard(self, initial: TrainingSpec | None = None) -> None:
         """Open the training wizard beside the running inspection (non-modal); ``initial`` pre-fills a spec."""
         from inspector_app.gui.training_wizard import TrainingWizard  # noqa: PLC0415
 
@@ -445,7 +447,7 @@ class MainWindow(QMainWindow):
             return
         if wizard is not None:
             wizard.deleteLater()  # a closed wizard from before
-        self.training_wizard = TrainingWizard(self.store, self, initial if isinstance(initial, dict) else None)
+        self.training_wizard = TrainingWizard(self.store, self, initial if isinstance(initial, TrainingSpec) else None)
         self.training_wizard.show()
 
     def _fill_rollback_menu(self) -> None:
@@ -514,7 +516,8 @@ class MainWindow(QMainWindow):
         except InspectorError as exc:
             QMessageBox.information(self, "Retrain from captures", str(exc))
             return
-        self.log_panel.add(f"retraining {initial['name']} with {len(initial['extra_good'])} captured good image(s)")
+        self.log_panel.add(f"retraining {initial.name} with {len(initial.extra_good)} captured good and "
+                           f"{len(initial.extra_defect)} confirmed defect image(s)")
         self.open_training_wizard(initial)
 
     def show_model_info(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector_app.core.calibration import MapKind
 from inspector_app.core.datasets import IMAGE_SUFFIXES, open_dataset
 from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
 from inspector_app.core.imaging import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
@@ -37,12 +38,14 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any family setting, e.g. --set batch_size=32")
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-fraction", type=float, help="share of good images held out for calibration (default 0.2)")
+    p.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")
     p.add_argument("--version", help="version name (default v1, v2, ...)")
-    p.add_argument("--notes", default="")
+    p.add_argument("--notes")
     p.add_argument("--activate", action="store_true", help="make the new version the active model")
     p.add_argument("--extra-good", action="append", default=[], help="a text file listing more good images, one path a line")
+    p.add_argument("--extra-defect", action="append", default=[],
+                   help="a text file listing more defect images (e.g. confirmed in review), one path a line")
     p.add_argument("--spec", help="a JSON training spec (the wizard writes one); other options override it")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     p.set_defaults(handler=cmd_train)
@@ -84,38 +87,47 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
 
 # -- train ------------------------------------------------------------------------------------------------
 def build_spec(args: argparse.Namespace) -> Any:
-    from inspector_app.jobs.training import TrainingSpec  # noqa: PLC0415
+    """The ``--spec`` file's training spec (if any) with the command line's options laid over it."""
+    from inspector_app.jobs.training_spec import TrainingSpec  # noqa: PLC0415
 
-    base: dict[str, Any] = json.loads(Path(args.spec).read_text(encoding="utf-8")) if args.spec else {}
-    config = dict(base.get("config", {}))
+    data = [str(d) for d in args.data]
+    if args.spec:
+        spec = TrainingSpec.read(Path(args.spec))
+        spec.data = data or spec.data
+    elif data:
+        spec = TrainingSpec(family="autoencoder", data=data, name=Path(data[0]).resolve().name)
+    else:
+        raise InspectorError("train needs --data FOLDER (or a --spec that names data)")
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
             raise InspectorError(f"--set expects KEY=VALUE, got {item!r}")
-        config[key.strip()] = _parse_value(value)
+        spec.config[key.strip()] = _parse_value(value)
+    overrides = {"family": args.family, "name": args.name, "version": args.version, "notes": args.notes,
+                 "val_fraction": args.val_fraction, "seed": args.seed}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(spec, key, value)
     if args.epochs is not None:
-        config["epochs"] = args.epochs
+        spec.config["epochs"] = args.epochs
     if args.image_size is not None:
-        config["image_size"] = args.image_size
-    data = args.data or base.get("data", [])
-    if not data:
-        raise InspectorError("train needs --data FOLDER (or a --spec that names data)")
-    extra = list(base.get("extra_good", []))
-    for listing in args.extra_good:
-        extra += [line.strip() for line in Path(listing).read_text(encoding="utf-8").splitlines() if line.strip()]
-    name = args.name or base.get("name") or Path(data[0]).resolve().name
-    return TrainingSpec(
-        family=args.family or base.get("family") or "autoencoder",
-        data=[str(d) for d in data],
-        name=name,
-        config=config,
-        val_fraction=float(base.get("val_fraction", args.val_fraction)),
-        seed=int(base.get("seed", args.seed)),
-        version=args.version or base.get("version"),
-        notes=args.notes or base.get("notes", ""),
-        activate=bool(args.activate or base.get("activate", False)),
-        extra_good=extra,
-    )
+        spec.config["image_size"] = args.image_size
+    spec.activate = spec.activate or args.activate
+    spec.extra_good += _listed_files(args.extra_good)
+    spec.extra_defect += _listed_files(args.extra_defect)
+    return spec
+
+
+def _listed_files(listings: list[str]) -> list[str]:
+    """Image paths from text files that list one path a line."""
+    paths: list[str] = []
+    for listing in listings:
+        try:
+            text = Path(listing).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InspectorError(f"cannot read the list of images {listing}: {exc.strerror or exc}") from None
+        paths += [line.strip() for line in text.splitlines() if line.strip()]
+    return paths
 
 
 def _parse_value(text: str) -> Any:
@@ -229,7 +241,7 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
         else:
             print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({result.normalised_scores[0]:.2f} × threshold)")
         if out_dir:
-            drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_is_mask
+            drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_kind == MapKind.MASK
                      else overlay_heatmap(image, result.maps[0]))
             save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
     return 1 if failures else 0

@@ -81,7 +81,8 @@ def prepare_demo(root: Path, progress: Progress | None = None) -> DemoFiles:
     if versions:
         ref = ModelRef(model_name, versions[-1])
     else:
-        from inspector_app.jobs.training import TrainingSpec, run_training  # noqa: PLC0415
+        from inspector_app.jobs.training import run_training  # noqa: PLC0415
+        from inspector_app.jobs.training_spec import TrainingSpec  # noqa: PLC0415
 
         progress(stage="demo", message="training the demo model (once, about a minute)")
         spec = TrainingSpec(family=DEMO_FAMILY, data=[str(dataset)], name=model_name, config=dict(DEMO_CONFIG),

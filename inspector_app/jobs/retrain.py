@@ -23,6 +23,7 @@ from inspector_app.core.imaging import load_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +61,14 @@ def _existing(paths: list[Path]) -> list[str]:
     return found
 
 
-def retrain_spec_from_captures(store: ModelStore, captures: CaptureStore, active_ref: ModelRef | None = None) -> dict:
-    """The training wizard's ``initial`` for "retrain from captures": the active version's data plus captures.
+def retrain_spec_from_captures(store: ModelStore, captures: CaptureStore,
+                               active_ref: ModelRef | None = None) -> TrainingSpec:
+    """The training wizard's starting spec for "retrain from captures": the active version's data plus captures.
 
     Family, dataset folders, settings, validation share and seed come from the version's
     ``meta["training_spec"]``; ``extra_good`` holds every capture decided ``good`` or ``false_alarm``; the
     name stays the same, so the result is the next version of the same model. For a family that learns from
-    defects, ``extra_defect`` holds the confirmed defects (``TrainingSpec`` takes every other key as it is).
+    defects, ``extra_defect`` holds the confirmed defects, which training adds to its defect images.
 
     Args:
         store: the model store holding ``active_ref``.
@@ -90,20 +92,20 @@ def retrain_spec_from_captures(store: ModelStore, captures: CaptureStore, active
     missing = [d for d in data if not Path(d).exists()]
     if missing:
         log.warning("the training data of %s is no longer at %s", ref, ", ".join(missing))
-    initial: dict[str, Any] = {
-        "family": family,
-        "data": data,
-        "extra_good": _existing(captures.good_image_paths()),
-        "config": dict(recorded.get("config") or meta.get("config") or {}),
-        "name": ref.name,
-        "val_fraction": float(recorded.get("val_fraction", 0.2)),
-        "seed": int(recorded.get("seed", 0)),
-        "notes": f"retrained from {ref} with reviewed captures",
-    }
-    if _needs_defects(family, meta):
-        initial["extra_defect"] = _existing(captures.defect_image_paths())
-    log.info("retrain %s: %d dataset(s), %d captured good image(s)", ref, len(data), len(initial["extra_good"]))
-    return initial
+    spec = TrainingSpec(
+        family=family,
+        data=data,
+        name=ref.name,
+        config=dict(recorded.get("config") or meta.get("config") or {}),
+        val_fraction=float(recorded.get("val_fraction", 0.2)),
+        seed=int(recorded.get("seed", 0)),
+        notes=f"retrained from {ref} with reviewed captures",
+        extra_good=_existing(captures.good_image_paths()),
+        extra_defect=_existing(captures.defect_image_paths()) if _needs_defects(family, meta) else [],
+    )
+    log.info("retrain %s: %d dataset(s), %d captured good and %d confirmed defect image(s)", ref, len(data),
+             len(spec.extra_good), len(spec.extra_defect))
+    return spec
 
 
 @dataclass

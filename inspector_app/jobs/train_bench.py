@@ -16,7 +16,8 @@ from typing import Any
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.registry import FAMILIES, detector_class
-from inspector_app.jobs.training import TrainingSpec, gather_samples, load_training_data
+from inspector_app.jobs.training import gather_samples, load_training_data
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +21,9 @@ from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
 from inspector_app.detectors.registry import detector_class
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainingSpec:
-    """What to train; the wizard builds one of these and passes it to ``inspector-app train``."""
-
-    family: str
-    data: list[str]
-    name: str
-    config: dict[str, Any] = field(default_factory=dict)
-    val_fraction: float = 0.2
-    seed: int = 0
-    version: str | None = None
-    notes: str = ""
-    activate: bool = False
-    extra_good: list[str] = field(default_factory=list)
 
 
 def gather_samples(spec: TrainingSpec) -> list[Sample]:
@@ -47,7 +31,8 @@ def gather_samples(spec: TrainingSpec) -> list[Sample]:
     samples: list[Sample] = []
     for path in spec.data:
         samples.extend(open_dataset(path).training_samples())
-    samples.extend(Sample(Path(p), "good", "good", "train") for p in spec.extra_good)
+    samples.extend(Sample(Path(p), GOOD, GOOD, "train") for p in spec.extra_good)
+    samples.extend(Sample(Path(p), DEFECT, DEFECT, "train") for p in spec.extra_defect)
     if not samples:
         msg = f"no training images found in {', '.join(spec.data) or 'the given folders'}"
         raise DatasetError(msg)
@@ -78,15 +63,18 @@ def load_training_data(detector: Detector, samples: list[Sample], spec: Training
     data = TrainingData(good=good, val_good=val_good)
     val_defect_loaded: list[Sample] = []
     if DEFECT in detector.needs or any(s.label == "defect" for s in val):
-        defect, defect_loaded = load([s for s in train if s.label == "defect"], "defect images")
-        val_defect, val_defect_loaded = load([s for s in val if s.label == "defect"], "validation defects")
+        defect, defect_loaded = load([s for s in train if s.label == DEFECT], "defect images")
+        val_defect, val_defect_loaded = load([s for s in val if s.label == DEFECT], "validation defects")
         data.defect, data.val_defect = defect, val_defect
+        data.defect_types = [s.defect_type for s in defect_loaded]
+        data.val_defect_types = [s.defect_type for s in val_defect_loaded]
         if MASK in detector.needs:
             data.defect_masks = load_masks(defect_loaded, size)
             data.val_defect_masks = load_masks(val_defect_loaded, size)
     data.summary = {
         "datasets": list(spec.data),
         "extra_good": len(spec.extra_good),
+        "extra_defect": len(spec.extra_defect),
         "train_good": int(len(data.good)),
         "val_good": int(len(data.val_good)),
         "train_defect": int(0 if data.defect is None else len(data.defect)),
@@ -128,10 +116,12 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
         raise TrainingCancelled("training cancelled by the user")
     progress(stage="calibrate", message="scoring held-out images")
     good_out = detector.infer_batched(data.val_good)
-    defect_scores = None
+    defect_scores = defect_maps = None
     if data.val_defect is not None and len(data.val_defect):
-        defect_scores = detector.infer_batched(data.val_defect).scores
-    calibration = calibrate(good_out.scores, good_out.maps, defect_scores)
+        defect_out = detector.infer_batched(data.val_defect)
+        defect_scores, defect_maps = defect_out.scores, defect_out.maps
+    calibration = calibrate(good_out.scores, good_out.maps, defect_scores, map_kind=detector.map_kind,
+                            defect_maps=defect_maps)
     if progress.should_stop():
         raise TrainingCancelled("training cancelled by the user")
     meta = {
@@ -139,7 +129,7 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
         "title": detector.title,
         "config": detector.config,
         "input_size": [detector.image_size, detector.image_size],
-        "preprocessing": {"colour": "RGB uint8", "resize": "area, square", "scale": "family-specific"},
+        "preprocessing": detector.preprocessing().to_json(),
         "calibration": calibration.to_json(),
         "training_data": data.summary,
         "fit": {"epochs_run": report.epochs_run, "seconds": round(report.seconds, 2), "history": report.history,
@@ -153,8 +143,7 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
         "metrics": {},
         "device": device,
         "notes": spec.notes,
-        "training_spec": {"family": spec.family, "data": spec.data, "config": spec.config,
-                          "val_fraction": spec.val_fraction, "seed": spec.seed},
+        "training_spec": spec.to_json(),
         "train_seconds": round(time.monotonic() - started, 2),
     }
     progress(stage="save", message="saving model")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from inspector_app.core.calibration import Calibration, calibrate
+from inspector_app.core.calibration import Calibration, MapKind, calibrate
 
 
 def test_threshold_from_good_scores_is_above_nearly_all_of_them() -> None:
@@ -51,3 +53,31 @@ def test_json_round_trip_and_manual_threshold() -> None:
 def test_no_good_scores_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="at least one held-out good image"):
         calibrate(np.array([]), np.zeros((0, 2, 2)))
+
+
+def test_each_map_kind_is_put_on_the_scale_its_own_way() -> None:
+    """Anomaly maps follow the threshold; a mask's contour level is 1.0 whatever the threshold; an explanation
+    map's validation reference is 1.0, fixed for every frame."""
+    good_scores = np.linspace(0.0, 1.0, 50)
+    maps = np.full((2, 4, 4), 0.25, np.float32)
+    maps[1, 0, 0] = 8.0
+    anomaly = calibrate(good_scores, maps)
+    mask = calibrate(good_scores, maps, map_kind=MapKind.MASK)
+    explanation = calibrate(good_scores, maps[:1], map_kind=MapKind.EXPLANATION, defect_maps=maps[1:])
+    probability = np.array([[0.0, 0.25, 0.5, 1.0]], np.float32)
+    np.testing.assert_allclose(mask.normalise_maps(probability), [[0.0, 0.5, 1.0, 2.0]])
+    np.testing.assert_allclose(mask.with_threshold(123.0).normalise_maps(probability), [[0.0, 0.5, 1.0, 2.0]])
+    reference = float(np.percentile(maps, 99.0))
+    assert explanation.map_scale == pytest.approx(reference)
+    np.testing.assert_allclose(explanation.normalise_maps(np.array([[reference]])), [[1.0]], rtol=1e-6)
+    assert anomaly.normalise_maps(np.array([[anomaly.threshold]]))[0, 0] == pytest.approx(1.0)
+    for calibration in (anomaly, mask, explanation):
+        again = Calibration.from_json(json.loads(json.dumps(calibration.to_json())))
+        assert again == calibration and isinstance(again.map_kind, MapKind)
+
+
+def test_a_calibration_saved_before_map_kinds_reads_as_an_anomaly_map() -> None:
+    old = {"threshold": 2.0, "score_low": 1.0, "map_low": 0.5, "method": "m", "details": {}}
+    calibration = Calibration.from_json(old)
+    assert calibration.map_kind == MapKind.ANOMALY
+    assert calibration.normalise_maps(np.array([[2.0]]))[0, 0] == pytest.approx(1.0)

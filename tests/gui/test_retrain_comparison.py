@@ -15,7 +15,9 @@ from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.retrain_comparison import RetrainComparison
+from inspector_app.jobs import retrain
 from inspector_app.jobs.retrain import RetrainError, retrain_spec_from_captures
+from inspector_app.jobs.training_spec import TrainingSpec
 
 SPEC = {"family": "autoencoder", "data": ["/datasets/widget"], "config": {"image_size": 32}, "val_fraction": 0.25,
         "seed": 3}
@@ -67,9 +69,9 @@ def test_retrain_spec_takes_the_versions_data_and_the_good_captures(tmp_path: Pa
         ids = fill(captures)
         initial = retrain_spec_from_captures(store, captures)
         wanted = [str(captures.get(i).image_path) for i in sorted(ids["false_alarm"] + ids["good"])]
-    assert initial["extra_good"] == wanted
-    assert {k: initial[k] for k in SPEC} == SPEC
-    assert initial["name"] == "widget" and "extra_defect" not in initial  # the autoencoder learns from good only
+    assert initial.extra_good == wanted
+    assert {k: getattr(initial, k) for k in SPEC} == SPEC
+    assert initial.name == "widget" and initial.extra_defect == []  # the autoencoder learns from good only
 
 
 def test_retrain_spec_needs_a_version(tmp_path: Path) -> None:
@@ -118,5 +120,21 @@ def test_retrain_action_opens_the_wizard_prefilled(qtbot: Any, tmp_path: Path, m
         monkeypatch.setattr(win, "open_training_wizard", opened.append)
         win.retrain_action.trigger()
         win.shutdown()
-    assert len(opened) == 1 and len(opened[0]["extra_good"]) == len(ids["false_alarm"] + ids["good"])
-    assert opened[0]["data"] == SPEC["data"]
+    assert len(opened) == 1 and len(opened[0].extra_good) == len(ids["false_alarm"] + ids["good"])
+    assert opened[0].data == SPEC["data"]
+
+
+def test_retrain_spec_keeps_the_confirmed_defects_for_a_family_that_learns_from_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Supervised:
+        needs = frozenset({"good", "defect"})
+
+    monkeypatch.setattr(retrain, "detector_class", lambda family: Supervised)
+    store = make_versions(tmp_path)
+    with CaptureStore(tmp_path) as captures:
+        ids = fill(captures)
+        spec = retrain_spec_from_captures(store, captures)
+        confirmed = [str(captures.get(i).image_path) for i in ids["defect"]]
+    assert confirmed and spec.extra_defect == confirmed
+    assert TrainingSpec.from_json(spec.to_json()).extra_defect == confirmed  # survives the wizard's spec file

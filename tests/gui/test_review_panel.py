@@ -12,6 +12,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
+from inspector_app.core.calibration import MapKind
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.imaging import save_image
@@ -158,7 +159,7 @@ def test_export_csv_and_json_with_summary(panel: Any, tmp_path: Path) -> None:
 def _result(frame: Frame, failed: bool) -> InspectionResult:
     return InspectionResult(frame=frame, generation=1, model="widget@v1", model_name="widget", model_version="v1",
                             score=0.9 if failed else 0.1, normalised_score=2.0 if failed else 0.2, threshold=0.5,
-                            failed=failed, anomaly_map=np.zeros((48, 48), np.float32), map_is_mask=False,
+                            failed=failed, anomaly_map=np.zeros((48, 48), np.float32), map_kind=MapKind.ANOMALY,
                             latency_ms=1.0, finished_at=0.0)
 
 

@@ -28,6 +28,7 @@ from inspector_app.gui.source_panel import SourceSpec
 from inspector_app.gui.training_wizard import TrainingWizard
 from inspector_app.gui.training_wizard.device_probe import DeviceProbe
 from inspector_app.gui.training_wizard.wizard import CALIBRATION, DATA, FAMILY, FINISH, PARAMETERS, TRAINING
+from inspector_app.jobs.training_spec import TrainingSpec
 
 TINY = {"image_size": 32, "epochs": 2, "base_filters": 8, "bottleneck": 16, "batch_size": 8}
 LONG = {**TINY, "epochs": 300, "early_stopping": 0}  # stopped long before the end
@@ -173,8 +174,7 @@ def test_end_to_end_in_a_running_window(qtbot: Any, store: ModelStore, parts: Pa
 
 
 def test_cancel_mid_training_leaves_no_version(qtbot: Any, store: ModelStore, parts: Path) -> None:
-    wizard = prepare(qtbot, TrainingWizard(store, initial={"family": "autoencoder", "data": [str(parts)],
-                                                           "config": LONG, "name": NAME}))
+    wizard = prepare(qtbot, TrainingWizard(store, initial=TrainingSpec("autoencoder", [str(parts)], NAME, LONG)))
     with qtbot.waitSignal(wizard.process.progress, timeout=60000,
                           check_params_cb=lambda e: e.get("stage") == "train" and e.get("epoch", 0) >= 1):
         go_to_training(qtbot, wizard)
@@ -191,8 +191,7 @@ def test_cancel_mid_training_leaves_no_version(qtbot: Any, store: ModelStore, pa
 def test_killed_child_leaves_no_version_and_the_active_model_answers(
     qtbot: Any, store: ModelStore, parts: Path, trained: dict[str, Any]
 ) -> None:
-    wizard = prepare(qtbot, TrainingWizard(store, initial={"family": "autoencoder", "data": [str(parts)],
-                                                           "config": LONG, "name": NAME}))
+    wizard = prepare(qtbot, TrainingWizard(store, initial=TrainingSpec("autoencoder", [str(parts)], NAME, LONG)))
     with qtbot.waitSignal(wizard.process.progress, timeout=60000,
                           check_params_cb=lambda e: e.get("stage") == "train" and e.get("epoch", 0) >= 1):
         go_to_training(qtbot, wizard)

@@ -25,6 +25,7 @@ from inspector_app.gui.training_wizard.estimates import epoch_seconds, estimate_
 from inspector_app.gui.training_wizard.family_page import FamilyPage
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
+from inspector_app.jobs.training_spec import TrainingSpec
 from inspector_app.gui.training_wizard.wizard import DATA, PARAMETERS
 
 CPU = "CPU only (2 cores) — training will be slower"
@@ -56,12 +57,14 @@ def run_child(qtbot: Any, tmp_path: Path, body: str, cancel: bool = False) -> tu
     return finished.args, process
 
 
-def test_job_from_initial_and_spec(tmp_path: Path) -> None:
-    job = TrainingJob.from_initial({"family": "autoencoder", "data": ("a",), "extra_good": ["x.png"],
-                                    "config": {"epochs": 3}, "name": "line1", "unknown": 1})
+def test_job_from_spec_and_back(tmp_path: Path) -> None:
+    start = TrainingSpec("autoencoder", ["a"], "line1", {"epochs": 3}, extra_good=["x.png"], extra_defect=["d.png"])
+    job = TrainingJob.from_spec(start)
     spec = json.loads(job.write_spec(tmp_path / "spec.json").read_text())
     assert spec["family"] == "autoencoder" and spec["name"] == "line1" and spec["config"] == {"epochs": 3}
-    assert spec["extra_good"] == ["x.png"] and spec["activate"] is False and Path(spec["data"][0]).is_absolute()
+    assert spec["extra_good"] == ["x.png"] and spec["extra_defect"] == ["d.png"]
+    assert spec["activate"] is False and Path(spec["data"][0]).is_absolute()
+    assert TrainingSpec.read(tmp_path / "spec.json") == job.to_spec()
     job.model = "line1@v3"
     assert job.ref() == ModelRef("line1", "v3")
 
@@ -143,7 +146,8 @@ def test_wizard_pages_never_import_tensorflow(parts: Path) -> None:
         "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
         "from inspector_app.core.modelstore import ModelStore;"
         "from inspector_app.gui.training_wizard import TrainingWizard; import tempfile;"
-        f"w = TrainingWizard(ModelStore(tempfile.mkdtemp()), initial={{'data': [{str(parts)!r}]}}, device='cpu');"
+        "from inspector_app.jobs.training_spec import TrainingSpec;"
+        f"w = TrainingWizard(ModelStore(tempfile.mkdtemp()), initial=TrainingSpec.from_json({{'data': [{str(parts)!r}]}}), device='cpu');"
         "w.show(); w.next(); w.next(); app.processEvents();"
         "print('page', w.currentId(), 'TF', 'tensorflow' in sys.modules)"
     )
@@ -162,7 +166,7 @@ class GoodFamily:
 
 
 def test_family_page_says_whether_the_data_allows_each_family(qtbot: Any, parts: Path) -> None:
-    job = TrainingJob.from_initial({"data": [str(parts)]})
+    job = TrainingJob.from_spec(TrainingSpec.from_json({"data": [str(parts)]}))
     page = FamilyPage(job, families=[MaskFamily, GoodFamily])
     qtbot.addWidget(page)
     page.initializePage()
@@ -175,7 +179,7 @@ def test_family_page_says_whether_the_data_allows_each_family(qtbot: Any, parts:
 
 
 def test_parameters_page_defaults_device_and_name_check(qtbot: Any, parts: Path, tmp_path: Path) -> None:
-    wizard = TrainingWizard(ModelStore(tmp_path / "home"), initial={"data": [str(parts)]}, device=CPU)
+    wizard = TrainingWizard(ModelStore(tmp_path / "home"), initial=TrainingSpec.from_json({"data": [str(parts)]}), device=CPU)
     qtbot.addWidget(wizard)
     wizard.show()
     wizard.next()

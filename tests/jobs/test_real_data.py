@@ -11,7 +11,8 @@ from inspector_app.core.modelstore import ModelStore
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.loaded_model import LoadedModel
 from inspector_app.jobs.evaluation import evaluate
-from inspector_app.jobs.training import TrainingSpec, run_training
+from inspector_app.jobs.training import run_training
+from inspector_app.jobs.training_spec import TrainingSpec
 
 
 @pytest.mark.shared_data

@@ -26,7 +26,8 @@ from inspector_app.core.modelstore import ModelStore
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.loaded_model import LoadedModel
 from inspector_app.jobs.retrain import compare_on_captures, retrain_spec_from_captures
-from inspector_app.jobs.training import TrainingSpec, run_training
+from inspector_app.jobs.training import run_training
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,9 @@ def test_retrain_from_captures_passes_the_new_good_variant(tmp_path: Path) -> No
             captures.decide(record_id, "defect")
 
         initial = retrain_spec_from_captures(store, captures, first)
-        assert initial["data"] == [str(parts)] and initial["config"] == CONFIG and initial["name"] == "widget"
-        assert len(initial["extra_good"]) == len(flagged) and "extra_defect" not in initial
-        second = run_training(TrainingSpec(**initial), store, Progress())
+        assert initial.data == [str(parts)] and initial.config == CONFIG and initial.name == "widget"
+        assert len(initial.extra_good) == len(flagged) and initial.extra_defect == []
+        second = run_training(initial, store, Progress())
         new = LoadedModel.load(store, second)
         compared = compare_on_captures(old, new, captures)
 

@@ -18,7 +18,8 @@ from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.loaded_model import LoadedModel
-from inspector_app.jobs.training import TrainingSpec, run_training
+from inspector_app.jobs.training import run_training
+from inspector_app.jobs.training_spec import TrainingSpec
 
 TINY = {"image_size": 32, "epochs": 2, "batch_size": 8, "base_filters": 8, "bottleneck": 16}
 

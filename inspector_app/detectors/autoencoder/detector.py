@@ -20,7 +20,9 @@ from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.imaging import resize
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
-from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Progress, TrainingData
+from inspector_app.detectors.backbones import BACKBONES
+from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.settings import Setting
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
@@ -28,6 +30,12 @@ ERROR_MEAN_FILE = "error_mean.npy"
 ERROR_STD_FILE = "error_std.npy"
 #: Good images used to measure the typical per-pixel error after fitting.
 STATS_IMAGES = 300
+#: Training-time model from ``inspector-app bench --training`` on magnetic_tile (2 shared CPU cores, ±2× with
+#: load): seconds per image per epoch at 128 px and 32 base filters, and how that grows with size and filters.
+S_PER_IMAGE_128 = 0.026
+SIZE_EXPONENT = 2.2
+FILTER_EXPONENT = 1.8
+_FEATURES = ("input_space", "features")
 
 
 class AutoencoderDetector(Detector):
@@ -35,6 +43,32 @@ class AutoencoderDetector(Detector):
     title = "Convolutional autoencoder"
     description = "Learns to redraw good parts; the difference from its redrawing is the anomaly heatmap."
     needs = frozenset({GOOD})
+    settings = {
+        "image_size": Setting("Image size (px)", main=True, range=(16, 8192, 16)),
+        "epochs": Setting("Epochs", main=True, range=(1, 10000, 1)),
+        "batch_size": Setting("Batch size", main=True, range=(1, 4096, 1)),
+        "learning_rate": Setting("Learning rate", main=True),
+        "input_space": Setting("Learn from (pixels, or pretrained features)", main=True,
+                               choices=("pixels", "features")),
+        "backbone": Setting("Backbone", main=True, choices=tuple(BACKBONES), depends_on=_FEATURES),
+        "augment": Setting("Augmentation (flips, brightness)", main=True),
+        "early_stopping": Setting("Early stopping (patience in epochs, 0 = off)", main=True, range=(0, 1000, 1)),
+        "feature_bottleneck": Setting("Feature bottleneck (channels)", depends_on=_FEATURES),
+        "map_metric": Setting("Map metric", choices=("l2", "ssim", "ssim+l2")),
+        "smoothing_sigma": Setting("Map smoothing (Gaussian sigma, px)"),
+    }
+
+    @classmethod
+    def quick_config(cls) -> dict[str, Any]:
+        return {"image_size": 32, "epochs": 2, "batch_size": 8, "base_filters": 8, "bottleneck": 16}
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+        config = {**cls.default_config(), **config}
+        if config["input_space"] != "pixels":
+            return None  # not measured
+        return (images * S_PER_IMAGE_128 * (float(config["image_size"]) / 128) ** SIZE_EXPONENT
+                * (float(config["base_filters"]) / 32) ** FILTER_EXPONENT)
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -206,6 +240,18 @@ class AutoencoderDetector(Detector):
         if int(self.config["channels"]) == 1:
             x = x @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
         return x
+
+    def preprocessing(self) -> Preprocessing:
+        size = (self.image_size, self.image_size)
+        if self._uses_features:  # the backbone scales its own input
+            return Preprocessing(size, "RGB", "0..255")
+        return Preprocessing(size, "grey" if int(self.config["channels"]) == 1 else "RGB", "0..1")
+
+    def networks(self) -> dict[str, Any]:
+        found = {"autoencoder": self._model} if self._model is not None else {}
+        if self._uses_features:
+            found["features"] = self._feature_space().extractor
+        return found
 
     def _set_model(self, model: Any) -> None:
         tf = runtime.tensorflow()

@@ -28,6 +28,7 @@ class FeatureSpace:
         tf = runtime.tensorflow()
         self.image_size = image_size
         extractor = build_feature_extractor(backbone)
+        self.extractor = extractor  # the Keras backbone (RGB 0..255 → two feature maps), for export
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
 

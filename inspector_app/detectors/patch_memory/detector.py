@@ -25,13 +25,18 @@ import numpy as np
 
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.detectors.common.anomaly_maps import smooth_maps, upsample_maps
-from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Progress, TrainingData
+from inspector_app.detectors.backbones import BACKBONES
+from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.settings import Setting
 from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
 
 log = logging.getLogger(__name__)
 BANK_FILE = "memory_bank.npy"
 INFO_FILE = "patch_memory.json"
 FORMAT = 1
+#: Seconds per training image for a whole ``train`` run at 224 px (features, coreset, calibration), from
+#: ``inspector-app bench --training`` on magnetic_tile on 2 shared CPU cores; tiles scale it by pixel count.
+S_PER_IMAGE_224 = 0.046
 
 
 class PatchMemoryDetector(Detector):
@@ -41,6 +46,29 @@ class PatchMemoryDetector(Detector):
     title = "Patch memory (PatchCore)"
     description = "Remembers what every patch of a good part looks like; patches unlike any of them are defects."
     needs = frozenset({GOOD})
+    settings = {
+        "image_size": Setting("Image size (px)", main=True, range=(16, 8192, 16)),
+        "tile_size": Setting("Tile size (px, 0 = no tiling)", main=True, range=(0, 2048, 16)),
+        "backbone": Setting("Backbone", main=True, choices=tuple(BACKBONES)),
+        "tile_overlap": Setting("Tile overlap (fraction)"),
+        "coreset_fraction": Setting("Patches remembered (fraction kept by the coreset)"),
+        "neighbourhood": Setting("Patch neighbourhood (feature cells averaged, n×n)", range=(1, 9, 2)),
+        "smoothing_sigma": Setting("Map smoothing (Gaussian sigma, px)"),
+        "layers": Setting("Backbone taps (JSON list, shallower first)"),
+    }
+
+    @classmethod
+    def quick_config(cls) -> dict[str, Any]:
+        return {"image_size": 64, "layers": ["stride8", "stride16"]}
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+        geometry = cls(config)  # its own tiling geometry; nothing is loaded until it fits
+        try:
+            tiles = len(geometry.origins) ** 2
+        except ValueError:  # an overlap being typed; the run itself refuses it
+            tiles = (geometry.image_size / geometry.tile) ** 2
+        return images * S_PER_IMAGE_224 * tiles * geometry.tile**2 / 224**2
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         super().__init__(config)
@@ -91,6 +119,14 @@ class PatchMemoryDetector(Detector):
                 c["backbone"], list(c["layers"]), self.tile, int(c["neighbourhood"]), c["weights_dir"]
             )
         return self._network
+
+    def preprocessing(self) -> Preprocessing:
+        tiled = self.tile < self.image_size
+        how = f"area to {self.image_size}, then overlapping {self.tile} px tiles" if tiled else "area"
+        return Preprocessing((self.tile, self.tile), "RGB", "0..255", how)
+
+    def networks(self) -> dict[str, Any]:
+        return {"features": self._ensure_network().extractor}
 
     def _tiles(self, images: np.ndarray) -> np.ndarray:
         _check_images(images)

@@ -44,6 +44,11 @@ class PatchNetwork:
         self.dims = int(probe.shape[3])
 
     @property
+    def extractor(self) -> Any:
+        """The pretrained Keras backbone (tiles in RGB 0..255 → two feature maps); what export saves."""
+        return self._extractor
+
+    @property
     def patches_per_tile(self) -> int:
         """Patch features per tile (feature grid height × width)."""
         return self.grid[0] * self.grid[1]

@@ -1,50 +1,15 @@
-"""Rough training-time estimates for the parameters page, from constants measured on the reference CPU.
-
-An operator choosing 256 px instead of 128 px should see that an epoch takes several times longer before
-starting a run. Constants come from ``inspector_app.jobs.train_bench`` on ``../shared/data/magnetic_tile``
-(571 training images, 2 CPU cores shared with other jobs, so the same run varied by up to 2× with the load).
-Settings without a constant (e.g. the autoencoder on pretrained features) get no estimate rather than a
-made-up one.
-"""
+"""Training-time estimates for the parameters page: each family knows its own measured cost per image."""
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Autoencoder (pixel input) seconds per training image per epoch at 128 px and base_filters 32, validation
-#: included. Measured: 9.8 s/epoch (load average 2.4), 15.2 s (load 1.9→4.2), 19.5 s (load 3.8).
-AUTOENCODER_S_PER_IMAGE_128 = 0.026
-#: Cost against image size: 64 → 128 px measured × 3.2 to × 6.2 depending on load.
-AUTOENCODER_SIZE_EXPONENT = 2.2
-#: Cost against base_filters: 16 → 32 measured × 3.1 to × 4.5.
-AUTOENCODER_FILTER_EXPONENT = 1.8
-#: Patch memory: seconds per training image for one whole ``train`` run at 224 px (start-up, features, coreset,
-#: calibration). Measured on magnetic_tile (571 images): 26.2 s with EfficientNet-Lite0, 25.8 s with Lite2.
-PATCH_MEMORY_S_PER_IMAGE_224 = 0.046
+from inspector_app.detectors.registry import detector_class
 
 
 def epoch_seconds(family: str, config: dict[str, Any], images: int) -> float | None:
-    """Seconds per epoch (epoch families) or per fit (patch memory); None when there is no constant."""
-    size = float(config.get("image_size", 128))
-    if family == "autoencoder" and config.get("input_space", "pixels") == "pixels":
-        filters = float(config.get("base_filters", 32))
-        return (images * AUTOENCODER_S_PER_IMAGE_128 * (size / 128) ** AUTOENCODER_SIZE_EXPONENT
-                * (filters / 32) ** AUTOENCODER_FILTER_EXPONENT)
-    if family == "patch_memory":
-        return images * PATCH_MEMORY_S_PER_IMAGE_224 * patch_memory_pixels(config) / 224**2
-    return None
-
-
-def patch_memory_pixels(config: dict[str, Any]) -> float:
-    """Pixels the backbone sees per image: the working size, or every (overlapping) tile cut from it."""
-    from inspector_app.detectors.patch_memory import PatchMemoryDetector  # noqa: PLC0415 - no TensorFlow
-
-    detector = PatchMemoryDetector(config)  # its own tiling geometry, nothing loaded until it fits
-    try:
-        tiles = len(detector.origins) ** 2
-    except ValueError:  # an overlap being typed; the run itself refuses it
-        tiles = (detector.image_size / detector.tile) ** 2
-    return float(tiles * detector.tile**2)
+    """Seconds per epoch (epoch families) or per fit; None when the family has no measured constant."""
+    return detector_class(family).estimate_seconds(config, images)
 
 
 def duration_text(seconds: float) -> str:

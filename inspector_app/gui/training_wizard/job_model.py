@@ -6,16 +6,13 @@ stay thin views over one object (as pymmcore-widgets' hardware wizard does with 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from inspector_app.core.modelstore import ModelRef
 from inspector_app.gui.training_wizard.data_summary import DataSummary
-
-#: Keys of ``initial`` (a TrainingSpec-like dict) the wizard takes over.
-INITIAL_KEYS = ("family", "data", "extra_good", "config", "name", "val_fraction", "seed")
+from inspector_app.jobs.training_spec import TrainingSpec
 
 
 @dataclass
@@ -26,6 +23,7 @@ class TrainingJob:
         family: the detector family's kind.
         data: dataset folders (MVTec or plain layout).
         extra_good: loose good images (e.g. frames captured by the review queue).
+        extra_defect: loose defect images (captures the operator confirmed as defects).
         name: the model name; versions are numbered v1, v2, ... under it.
         config: the family's settings (the parameters page fills every key).
         val_fraction: share of the training images held out for calibration.
@@ -42,6 +40,7 @@ class TrainingJob:
     family: str = "autoencoder"
     data: list[str] = field(default_factory=list)
     extra_good: list[str] = field(default_factory=list)
+    extra_defect: list[str] = field(default_factory=list)
     name: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     val_fraction: float = 0.2
@@ -55,34 +54,24 @@ class TrainingJob:
     data_summary: DataSummary | None = field(default=None, repr=False)
 
     @classmethod
-    def from_initial(cls, initial: dict[str, Any] | None) -> TrainingJob:
-        """A job pre-filled from a TrainingSpec-like dict; unknown keys are ignored."""
-        job = cls()
-        for key in INITIAL_KEYS:
-            if initial and initial.get(key) is not None:
-                value = initial[key]
-                setattr(job, key, list(value) if isinstance(value, (list, tuple)) else value)
-        if job.config:
-            job.config = dict(job.config)
-        return job
+    def from_spec(cls, spec: TrainingSpec | None) -> TrainingJob:
+        """A job pre-filled from a spec (retraining, or a folder chosen beforehand); an empty job without one."""
+        if spec is None:
+            return cls()
+        return cls(family=spec.family, data=list(spec.data), extra_good=list(spec.extra_good),
+                   extra_defect=list(spec.extra_defect), name=spec.name, config=dict(spec.config),
+                   val_fraction=spec.val_fraction, seed=spec.seed, notes=spec.notes)
 
-    def spec(self) -> dict[str, Any]:
-        """The JSON spec ``inspector-app train --spec`` reads; activation is left to the Finish page."""
-        return {
-            "family": self.family,
-            "data": [str(Path(d).expanduser().resolve()) for d in self.data],
-            "extra_good": list(self.extra_good),
-            "name": self.name,
-            "config": dict(self.config),
-            "val_fraction": self.val_fraction,
-            "seed": self.seed,
-            "activate": False,
-        }
+    def to_spec(self) -> TrainingSpec:
+        """What ``inspector-app train --spec`` runs; activation is left to the Finish page."""
+        return TrainingSpec(family=self.family, data=[str(Path(d).expanduser().resolve()) for d in self.data],
+                            name=self.name, config=dict(self.config), val_fraction=self.val_fraction,
+                            seed=self.seed, notes=self.notes, activate=False, extra_good=list(self.extra_good),
+                            extra_defect=list(self.extra_defect))
 
     def write_spec(self, path: Path) -> Path:
-        """Write :meth:`spec` as JSON to ``path``."""
-        path.write_text(json.dumps(self.spec(), indent=2), encoding="utf-8")
-        return path
+        """Write :meth:`to_spec` as JSON to ``path``."""
+        return self.to_spec().write(path)
 
     def ref(self) -> ModelRef | None:
         """The trained version, once there is one."""

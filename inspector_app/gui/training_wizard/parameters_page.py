@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.modelstore import ModelStore, check_name
 from inspector_app.detectors.registry import detector_class
-from inspector_app.gui.training_wizard.config_form import DEPENDS_ON, MAIN_KEYS, Editor, label_for, make_editor
+from inspector_app.detectors.settings import describe
+from inspector_app.gui.training_wizard.config_form import Editor, make_editor
 from inspector_app.gui.training_wizard.device_probe import CHECKING
 from inspector_app.gui.training_wizard.estimates import estimate_text
 from inspector_app.gui.training_wizard.job_model import TrainingJob
@@ -101,14 +102,6 @@ class ParametersPage(QWizardPage):
         self.device.setText(f"Device: {shown}")
         self.device.setStyleSheet("" if gpu or text == CHECKING else "color: #9a6700;")
         self._update_hints()
-        self._offer_mixed_precision()
-
-    def _offer_mixed_precision(self) -> None:
-        editor = self.editors.get("mixed_precision")
-        if editor is not None:
-            gpu = "GPU" in self.device.text()
-            editor.widget.setEnabled(gpu)
-            editor.widget.setToolTip("" if gpu else "needs a GPU; training on the CPU stays in float32")
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
         self.name.blockSignals(True)
@@ -127,16 +120,17 @@ class ParametersPage(QWizardPage):
             while form.rowCount():
                 form.removeRow(0)
         self.editors = {}
-        main = [k for k in MAIN_KEYS if k in defaults]
+        main = [k for k, setting in family.settings.items() if setting.main and k in defaults]
         rest = [k for k in defaults if k not in main]
         for key in main + rest:
-            editor = make_editor(key, defaults[key], self._update_hints)
+            setting = describe(key, family.settings)
+            editor = make_editor(key, defaults[key], setting, self._update_hints)
             editor.set(self.job.config.get(key, defaults[key]))
-            (self.main_form if key in main else self.advanced_form).addRow(label_for(key), editor.widget)
+            editor.widget.setToolTip(setting.help)
+            (self.main_form if key in main else self.advanced_form).addRow(setting.label, editor.widget)
             self.editors[key] = editor
         self.advanced_toggle.setVisible(bool(rest))
         self._family = self.job.family
-        self._offer_mixed_precision()
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
@@ -162,8 +156,10 @@ class ParametersPage(QWizardPage):
             existing = "adds a version to this model" if name in self.store.names() else "a new model"
             self.version_hint.setText(f"will be saved as {name}@{self.store.next_version(name)} ({existing})")
         config = self.config()
-        for key, (other, wanted) in DEPENDS_ON.items():
-            if key in self.editors and other in config:
+        settings = detector_class(self.job.family).settings
+        for key, setting in settings.items():
+            if setting.depends_on and key in self.editors and setting.depends_on[0] in config:
+                other, wanted = setting.depends_on
                 self.editors[key].widget.setEnabled(config[other] == wanted)
         summary = self.job.data_summary
         uses_defects = "defect" in detector_class(self.job.family).needs

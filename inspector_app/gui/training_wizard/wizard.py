@@ -8,7 +8,6 @@ wizard stops a running child (no version is written) and offers to discard a ver
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
@@ -24,6 +23,7 @@ from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.parameters_page import ParametersPage
 from inspector_app.gui.training_wizard.training_page import TrainingPage
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 FAMILY, DATA, PARAMETERS, TRAINING, CALIBRATION, FINISH = range(6)
@@ -38,16 +38,16 @@ class TrainingWizard(QWizard):
     Args:
         store: where the child writes the version (its ``root`` is passed as ``--data-dir``).
         parent: the inspection window; when it has ``choose_model``, activation switches it to the new version.
-        initial: a TrainingSpec-like dict (family, data, extra_good, config, name) to start from.
+        initial: the training spec to start from (retraining from captures, say); None starts empty.
         device: the device line to show; None asks TensorFlow in a child process.
         command: the program (and leading arguments) that runs ``inspector-app``; tests may replace it.
     """
 
-    def __init__(self, store: ModelStore, parent: QWidget | None = None, initial: dict[str, Any] | None = None,
+    def __init__(self, store: ModelStore, parent: QWidget | None = None, initial: TrainingSpec | None = None,
                  *, device: str | None = None, command: list[str] | None = None) -> None:
         super().__init__(parent)
         self.store = store
-        self.job = TrainingJob.from_initial(initial)
+        self.job = TrainingJob.from_spec(initial)
         self.setWindowTitle("Train a new model version")
         self.setWindowFlag(Qt.WindowType.Window)
         self.setWindowModality(Qt.WindowModality.NonModal)

@@ -1,0 +1,61 @@
+"""One training spec for the CLI, the wizard and retraining: its JSON, and the extra images it adds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import tiny_parts_dataset
+from inspector_app.cli import build_parser
+from inspector_app.core.errors import InspectorError
+from inspector_app.detectors.base import DEFECT, GOOD, Progress
+from inspector_app.jobs.commands import build_spec
+from inspector_app.jobs.training import gather_samples, load_training_data
+from inspector_app.jobs.training_spec import TrainingSpec
+
+
+def test_a_spec_survives_its_json_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    spec = TrainingSpec("patch_memory", ["/data/a"], "line", {"tile_size": 256}, 0.3, 7, "v9", "n", True,
+                        ["g.png"], ["d.png"])
+    assert TrainingSpec.read(spec.write(tmp_path / "spec.json")) == spec
+    with pytest.raises(InspectorError, match="unknown training spec key"):
+        TrainingSpec.from_json({**spec.to_json(), "epochs": 3})
+    with pytest.raises(InspectorError, match="no data"):
+        TrainingSpec.from_json({"family": "autoencoder"})
+
+
+def test_the_command_line_lays_its_options_over_a_spec_file(tmp_path: Path) -> None:
+    spec = TrainingSpec("autoencoder", ["/data/a"], "line", {"epochs": 5, "image_size": 64}, seed=4,
+                        extra_good=["g.png"]).write(tmp_path / "spec.json")
+    (tmp_path / "defects.txt").write_text("d1.png\n\nd2.png\n", encoding="utf-8")
+    args = build_parser().parse_args(["train", "--spec", str(spec), "--epochs", "2", "--set", "batch_size=4",
+                                      "--extra-defect", str(tmp_path / "defects.txt")])
+    built = build_spec(args)
+    assert built.config == {"epochs": 2, "image_size": 64, "batch_size": 4}
+    assert built.seed == 4 and built.val_fraction == 0.2 and built.name == "line"  # kept from the file
+    assert built.extra_good == ["g.png"] and built.extra_defect == ["d1.png", "d2.png"]
+
+
+class NeedsDefects:
+    """Just what loading training data asks of a detector."""
+
+    image_size = 32
+    needs = frozenset({GOOD, DEFECT})
+
+
+def test_confirmed_defects_join_the_defect_images_with_their_types(tmp_path: Path) -> None:
+    parts = tiny_parts_dataset(tmp_path / "parts", size=32)
+    loose = sorted((parts / "test" / "hole").iterdir())
+    spec = TrainingSpec("unet", [str(parts)], "line", extra_defect=[str(p) for p in loose])
+    samples = gather_samples(spec)
+    assert [s.path for s in samples if s.label == DEFECT] == loose  # MVTec training uses train/good only
+    data = load_training_data(NeedsDefects(), samples, spec, Progress())
+    assert data.defect is not None and data.val_defect is not None
+    assert len(data.defect) + len(data.val_defect) == len(loose)  # split between fitting and calibration
+    assert len(data.defect_types) == len(data.defect) and len(data.val_defect_types) == len(data.val_defect)
+    assert set(data.defect_types + data.val_defect_types) == {DEFECT} and data.summary["extra_defect"] == len(loose)
+    assert np.array_equal(data.defect[0].shape, (32, 32, 3))
+    assert json.loads(json.dumps(spec.to_json()))["extra_defect"] == [str(p) for p in loose]
