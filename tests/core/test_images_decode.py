@@ -8,14 +8,16 @@ import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from inspector_app.core.errors import ImageLoadError
-from inspector_app.core.images import decode, load_image, load_mask
+from inspector_app.core.images import load_image, load_mask
 
 # A file maker writes one file into the folder and returns (path, expected uint8 RGB, tolerance).
 Made = tuple[Path, np.ndarray, int]
@@ -158,11 +160,42 @@ def make_multiframe_tiff(folder: Path) -> Made:
     return path, grey_rgb(np.full((5, 7), 30)), 0
 
 
+def make_grey_jpeg(folder: Path) -> Made:
+    grey = GRADIENT_RGB[..., 0]
+    return pil_saved("grey.jpg", Image.fromarray(grey), quality=95)(folder), grey_rgb(grey), 12
+
+
+def make_rgb_png_with_text(folder: Path) -> Made:
+    info = PngInfo()
+    info.add_text("Comment", "station 3")
+    return pil_saved("text.png", Image.fromarray(NOISE_RGB), pnginfo=info)(folder), NOISE_RGB, 0
+
+
+def make_rgb_png_with_transparent_colour(folder: Path) -> Made:
+    expected = NOISE_RGB.copy()
+    key = tuple(int(v) for v in NOISE_RGB[0, 0])
+    expected[np.all(NOISE_RGB == key, axis=2)] = 0
+    return pil_saved("rgb_t.png", Image.fromarray(NOISE_RGB), transparency=key)(folder), expected, 0
+
+
+def make_png_with_exif_orientation(folder: Path) -> Made:
+    stored = np.full((4, 6, 3), 90, np.uint8)
+    stored[0, 0] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # upside down
+    path = pil_saved("turned.png", Image.fromarray(stored), exif=exif)(folder)
+    return path, np.ascontiguousarray(stored[::-1, ::-1]), 0
+
+
 @pytest.mark.parametrize(
     "make",
     [
         make_rgb_png,
         make_jpeg,
+        make_grey_jpeg,
+        make_rgb_png_with_text,
+        make_rgb_png_with_transparent_colour,
+        make_png_with_exif_orientation,
         make_grey16_png,
         make_grey16_tiff,
         make_grey16_transparent_png,
@@ -340,121 +373,11 @@ def test_load_mask_resizes_with_nearest_neighbour(tmp_path: Path) -> None:
     assert load_mask(mask_file(tmp_path, "same.png", array), size=(20, 10)).shape == (10, 20)
 
 
-# -- the OpenCV path for plain files --------------------------------------------------------------------------
-
-
-def make_grey_jpeg(folder: Path) -> Made:
-    grey = GRADIENT_RGB[..., 0]
-    return pil_saved("grey.jpg", Image.fromarray(grey), quality=95)(folder), grey_rgb(grey), 12
-
-
-def make_rgb_png_with_text(folder: Path) -> Made:
-    from PIL.PngImagePlugin import PngInfo  # noqa: PLC0415
-
-    info = PngInfo()
-    info.add_text("Comment", "station 3")
-    return pil_saved("text.png", Image.fromarray(NOISE_RGB), pnginfo=info)(folder), NOISE_RGB, 0
-
-
-@pytest.mark.parametrize(
-    "make",
-    [make_rgb_png, make_grey_l, make_rgb_png_with_text, make_jpeg, make_grey_jpeg, make_exif_rotated_jpeg],
-    ids=lambda make: make.__name__.removeprefix("make_"),
-)
-def test_plain_files_take_the_opencv_path_and_read_as_pillow_reads_them(
-    tmp_path: Path, make: Callable[[Path], Made]
-) -> None:
-    path, expected, tolerance = make(tmp_path)
-    assert decode._plain_8bit_image(path.read_bytes()) is not None
-    fast, pillow = load_image(path), decode._decode(path, decode.MAX_PIXELS, decode._pil_to_rgb)
-    assert fast.shape == pillow.shape == expected.shape
-    assert fast.flags.c_contiguous and fast.flags.writeable
-    assert int(np.abs(fast.astype(int) - pillow.astype(int)).max()) <= (0 if path.suffix == ".png" else 2)
-
-
-def test_plain_files_read_the_same_with_an_opencv_that_cannot_decode_to_rgb(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """OpenCV before 4.10 has no IMREAD_COLOR_RGB: its BGR result is converted instead."""
-    path, expected, _ = make_rgb_png(tmp_path)
-    monkeypatch.setattr(decode, "_IMREAD_RGB", cv2.IMREAD_COLOR)
-    np.testing.assert_array_equal(load_image(path), expected)
-
-
-def make_rgb_png_with_transparent_colour(folder: Path) -> Made:
-    expected = NOISE_RGB.copy()
-    key = tuple(int(v) for v in NOISE_RGB[0, 0])
-    expected[np.all(NOISE_RGB == key, axis=2)] = 0
-    return pil_saved("rgb_t.png", Image.fromarray(NOISE_RGB), transparency=key)(folder), expected, 0
-
-
-def make_png_with_exif_orientation(folder: Path) -> Made:
-    stored = np.full((4, 6, 3), 90, np.uint8)
-    stored[0, 0] = (255, 0, 0)
-    exif = Image.Exif()
-    exif[0x0112] = 3  # upside down
-    path = pil_saved("turned.png", Image.fromarray(stored), exif=exif)(folder)
-    return path, np.ascontiguousarray(stored[::-1, ::-1]), 0
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        make_rgba,
-        make_grey_alpha,
-        make_palette,
-        make_grey16_png,
-        make_one_bit,
-        make_cmyk_jpeg,
-        make_rgb_png_with_transparent_colour,
-        make_png_with_exif_orientation,
-        make_bmp,
-    ],
-    ids=lambda make: make.__name__.removeprefix("make_"),
-)
-def test_files_that_need_pillow_take_the_pillow_path(tmp_path: Path, make: Callable[[Path], Made]) -> None:
-    path, expected, tolerance = make(tmp_path)
-    assert decode._plain_8bit_image(path.read_bytes()) is None
-    worst = int(np.abs(load_image(path).astype(int) - expected.astype(int)).max())
-    assert worst <= tolerance
-
-
-@pytest.mark.parametrize("make", [error_truncated_png, error_truncated_jpeg], ids=["png", "jpeg"])
-def test_truncated_files_are_left_to_pillow(tmp_path: Path, make: Callable[[Path], tuple[Path, dict]]) -> None:
-    path, _ = make(tmp_path)
-    assert decode._plain_8bit_image(path.read_bytes()) is None
-
-
-# -- reading the file: bare os calls, every path closes what it opened ----------------------------------------
-
-
-def _reported_size(monkeypatch: pytest.MonkeyPatch, change: int) -> None:
-    """Make ``os.fstat`` report ``change`` bytes more or fewer than a file holds: a file written meanwhile."""
-    real_fstat = decode.os.fstat
-
-    class Status:
-        def __init__(self, status: object) -> None:
-            self.st_mode, self.st_size = status.st_mode, status.st_size + change
-
-    monkeypatch.setattr(decode.os, "fstat", lambda fd: Status(real_fstat(fd)))
-
-
-@pytest.mark.parametrize(
-    "change", [-500, -9, 1, 5000], ids=["grew-500-bytes", "grew-9-bytes", "shrank-a-byte", "shrank-5000-bytes"]
-)
-def test_a_file_whose_size_changed_after_it_was_opened_is_read_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: int
-) -> None:
-    """Read until the end whatever size was reported: a file that grew since is not cut short (and so not
-    sent to Pillow as truncated); one reported larger than it is reads as it is."""
-    big = np.ascontiguousarray(np.tile(NOISE_RGB, (40, 40, 1)))  # some 30 kB of PNG
-    path = pil_saved("grown.png", Image.fromarray(big))(tmp_path)
-    _reported_size(monkeypatch, change)
-    assert decode._read_if_png_or_jpeg(path) == path.read_bytes()
-    np.testing.assert_array_equal(load_image(path), big)
+# -- reading the file: reasons that need no decoding, nothing left open ------------------------------------------------
 
 
 def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """Its size is 0, so the size check refuses it before anything opens it (an open would wait for a writer)."""
     if not hasattr(os, "mkfifo"):
         pytest.skip("named pipes need os.mkfifo (POSIX)")
     pipe = tmp_path / "camera.png"
@@ -482,39 +405,28 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) ->
     ],
     ids=["no-permission", "empty-and-no-permission", "folder-on-windows", "folder-refused", "folder-not-enterable"],
 )
-def test_refused_opens_give_the_reason(
+def test_refused_reads_give_the_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: type[OSError], kind: str, stat_refused: bool, reason: str
 ) -> None:
     """As the operating system refuses them (made up here: as root nothing is refused; Windows refuses to open
-    a folder as a file, where Linux opens it). An empty file reads as empty, as its size needs no permission;
-    a file in a folder that cannot be entered, where even its size is refused, is still an ImageLoadError."""
+    a folder as a file, where Linux opens it). An empty file or a folder says so, as its size and kind need no
+    permission to read; a file in a folder that cannot be entered, where even its size is refused, is still an
+    ImageLoadError."""
     path = tmp_path / "part.png"
     if kind == "folder":
         path.mkdir()
     else:
         path.write_bytes(b"" if kind == "empty" else b"\x89PNG\r\n\x1a\n")
 
-    def refuse(*_args: object, **_kwargs: object) -> int:
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
         raise error(13, "refused", str(path))
 
-    monkeypatch.setattr(decode.os, "open", refuse)
+    monkeypatch.setattr(Image, "open", refuse)
     if stat_refused:
-        monkeypatch.setattr(decode.os, "stat", refuse)
+        monkeypatch.setattr(os, "stat", refuse)
     with pytest.raises(ImageLoadError) as caught:
         load_image(path)
     assert caught.value.reason == reason
-
-
-def test_a_failed_close_after_a_whole_read_keeps_the_picture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path, expected, _ = make_rgb_png(tmp_path)
-    real_close = decode.os.close
-
-    def close_then_fail(fd: int) -> None:
-        real_close(fd)
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(decode.os, "close", close_then_fail)
-    np.testing.assert_array_equal(load_image(path), expected)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc/self/fd (Linux)")
