@@ -167,6 +167,18 @@ def test_heat_layer_laid_over_the_picture_equals_the_overlay() -> None:
         assert (layer[y : y + h, x : x + w, :3] <= alpha[y : y + h, x : x + w]).all()
 
 
+@pytest.mark.parametrize("opacity", [1.0, 0.61, 0.25])
+def test_overlay_rounds_every_picture_value_under_every_opacity_exactly(opacity: float) -> None:
+    """Each of the 256 picture values (rows) under every opacity the ramp gives (columns): the overlay's
+    blend must round as the exact integer rule does, not just come within 1."""
+    picture = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 300, axis=1).repeat(3, axis=2)
+    norm_map = np.repeat(np.linspace(0.25, 2.1, 300, dtype=np.float32)[None, :], 256, axis=0)
+    layer = np.zeros((256, 300, 4), np.uint8)
+    regions = heat_layer_bgra(norm_map, opacity, layer)
+    assert len(np.unique(layer[..., 3])) > 60  # many opacities, from none to ``opacity``
+    np.testing.assert_array_equal(overlay_heatmap(picture, norm_map, opacity), lay_over(picture, layer, regions))
+
+
 @pytest.mark.parametrize(("value", "opacity"), [(0.29, 0.8), (2.0, 0.0), (2.0, float("nan"))])
 def test_heat_layer_is_empty_for_a_good_part_or_no_opacity(value: float, opacity: float) -> None:
     layer = np.zeros((40, 30, 4), np.uint8)
