@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class CaptureFiles:
         self.pending_dir.mkdir(parents=True, exist_ok=True)
 
     def write_pending(self, image: np.ndarray, anomaly_map: np.ndarray | None) -> list[Path]:
-        """Encode the image (PNG via ``imaging.save_image``) and map into the pending folder, flushed to disk.
+        """Encode the image (PNG via ``core.images.save_image``) and map into the pending folder, flushed to disk.
 
         Returns:
             Their paths, image first.

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from inspector_app.core.errors import DatasetError, ImageLoadError
-from inspector_app.core.imaging import load_image, load_mask, resize, to_rgb_uint8
+from inspector_app.core.images import load_image, load_mask, resize, to_rgb_uint8
 
 log = logging.getLogger(__name__)
 

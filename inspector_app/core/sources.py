@@ -30,7 +30,7 @@ import numpy as np
 from inspector_app.core.datasets import IMAGE_SUFFIXES, list_images, natural_key
 from inspector_app.core.demo_parts import DEFECT_KINDS, render_part
 from inspector_app.core.errors import ImageLoadError, SourceError
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-from inspector_app.core.imaging import (
+from inspector_app.core.images import (
     draw_mask_contours,
     resize,
     resize_map,
@@ -63,7 +63,7 @@ class ImageView(QGraphicsView):
         self._show(_Shown(to_rgb_uint8(rgb)))
 
     def show_heatmap(self, rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> None:
-        """Show a picture with its anomaly heatmap blended in (``core.imaging.overlay_heatmap``)."""
+        """Show a picture with its anomaly heatmap blended in (``core.images.overlay_heatmap``)."""
         self._show(_Shown(to_rgb_uint8(rgb), np.asarray(norm_map), "heatmap", opacity))
 
     def show_contours(self, rgb: np.ndarray, norm_map: np.ndarray, level: float = 1.0) -> None:

@@ -1,4 +1,4 @@
-"""The one place numpy images become Qt images (imaging stays Qt-free)."""
+"""The one place numpy images become Qt images (core.images stays Qt-free)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtGui import QImage, QPainter, QPixmap
 
-from inspector_app.core.imaging import heat_layer_bgra, rgb_to_bgrx, to_rgb_uint8
+from inspector_app.core.images import heat_layer_bgra, rgb_to_bgrx, to_rgb_uint8
 
 
 def to_qimage(rgb: np.ndarray) -> QImage:
@@ -57,7 +57,7 @@ class FrameCanvas:
         return self.draw(*rgb.shape[:2], lambda out: rgb_to_bgrx(rgb, out))
 
     def show_heatmap(self, rgb: np.ndarray, norm_map: np.ndarray, opacity: float) -> QPixmap:
-        """A picture with its heatmap laid over it, as ``core.imaging.overlay_heatmap`` draws it (within 1, below).
+        """A picture with its heatmap laid over it, as ``core.images.overlay_heatmap`` draws it (within 1, below).
 
         The heatmap is made as a premultiplied layer (``heat_layer_bgra``) and Qt's raster painter blends it
         over the picture. Qt divides by 255 a little faster than exactly: for 24 of the 65536 pairs of layer

@@ -18,7 +18,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
 from inspector_app.core.captures import CaptureRecord
-from inspector_app.core.imaging import load_image, overlay_heatmap, thumbnail
+from inspector_app.core.images import load_image, overlay_heatmap, thumbnail
 from inspector_app.gui.qimage import to_qimage
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from PySide6.QtCore import QEventLoop, QObject, QSettings, QTimer, Slot
 from PySide6.QtWidgets import QApplication
 
 from inspector_app.core.cores import core_split, place_current_thread
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.sources import FolderSource
 from inspector_app.gui.inference_worker import InferenceWorker

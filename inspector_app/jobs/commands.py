@@ -19,7 +19,7 @@ import numpy as np
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.datasets import IMAGE_SUFFIXES, open_dataset
 from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
-from inspector_app.core.imaging import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
+from inspector_app.core.images import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.paths import data_dir
 from inspector_app.detectors.base import Progress

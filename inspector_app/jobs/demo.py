@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from inspector_app.core.datasets import write_mvtec_layout
 from inspector_app.core.demo_parts import DEFECT_KINDS, render_part
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.paths import data_dir
 from inspector_app.detectors.base import Progress

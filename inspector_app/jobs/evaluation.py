@@ -16,7 +16,7 @@ import numpy as np
 from inspector_app.core import metrics
 from inspector_app.core.datasets import Sample, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
-from inspector_app.core.imaging import load_image, load_mask, resize, resize_map
+from inspector_app.core.images import load_image, load_mask, resize, resize_map
 from inspector_app.detectors.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ import numpy as np
 
 from inspector_app.core.captures import CaptureRecord, CaptureStore
 from inspector_app.core.errors import ImageLoadError, InspectorError
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from inspector_app.core.imaging import resize
+from inspector_app.core.images import resize
 from inspector_app.core.metrics import aupro, image_auroc, per_type_auroc, pixel_auroc
 from inspector_app.detectors.base import Progress, TrainingData
 from inspector_app.detectors.patch_memory import PatchMemoryDetector

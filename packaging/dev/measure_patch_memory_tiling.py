@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from inspector_app.core.demo_parts import render_part
-from inspector_app.core.imaging import resize
+from inspector_app.core.images import resize
 from inspector_app.core.metrics import image_auroc, pixel_auroc
 from inspector_app.detectors.base import Progress, TrainingData
 from inspector_app.detectors.patch_memory import PatchMemoryDetector

@@ -24,7 +24,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from inspector_app.core.demo_parts import DEFECT_KINDS, render_part
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.gui.training_wizard import TrainingWizard
 

@@ -28,7 +28,7 @@ from inspector_app.core.captures import (
     CaptureStoreError,
     escape_spreadsheet_cell,
 )
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 
 T0 = 1_700_000_000.0  # a fixed capture time, so ordering tests do not depend on the clock
 

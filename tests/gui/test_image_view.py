@@ -1,4 +1,4 @@
-"""The central view shows exactly the overlay ``core.imaging`` computes, through reused 32-bit buffers."""
+"""The central view shows exactly the overlay ``core.images`` computes, through reused 32-bit buffers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 
-from inspector_app.core.imaging import overlay_heatmap, resize, resize_map
+from inspector_app.core.images import overlay_heatmap, resize, resize_map
 from inspector_app.gui.image_view import ImageView
 from inspector_app.gui.qimage import FrameCanvas
 

@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QSettings, QTimer
 
 from inspector_app.core.errors import ModelStoreError
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import CameraSource, Frame, FrameSource
 from inspector_app.gui.main_window import MainWindow

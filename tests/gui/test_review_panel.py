@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.demo_parts import render_part
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
 from inspector_app.gui.capture_recorder import CaptureRecorder

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from helpers import BrightFailsModel
-from inspector_app.core.imaging import save_image
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui import stream_bench
 

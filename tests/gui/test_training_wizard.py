@@ -21,7 +21,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from helpers import tiny_parts_dataset
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.source_panel import SourceSpec

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from inspector_app.core.errors import TrainingCancelled
-from inspector_app.core.imaging import resize
+from inspector_app.core.images import resize
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
 from inspector_app.detectors.backbones import BACKBONES

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.imaging import resize
+from inspector_app.core.images import resize
 from inspector_app.detectors.common import runtime
 
 MEAN_FILE = "feature_mean.npy"

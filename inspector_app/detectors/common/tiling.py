@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from inspector_app.core.imaging import resize
+from inspector_app.core.images import resize
 
 
 def to_working_size(images: np.ndarray, size: int) -> np.ndarray:

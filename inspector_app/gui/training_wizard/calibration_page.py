@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from inspector_app.core.calibration import Calibration
 from inspector_app.core.errors import ImageLoadError
-from inspector_app.core.imaging import load_image, thumbnail
+from inspector_app.core.images import load_image, thumbnail
 from inspector_app.core.metrics import confusion_at
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.gui.qimage import to_pixmap

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_app.core.errors import ImageLoadError
-from inspector_app.core.imaging import load_image, thumbnail
+from inspector_app.core.images import load_image, thumbnail
 from inspector_app.detectors.registry import detector_class
 from inspector_app.gui.qimage import to_pixmap
 from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
