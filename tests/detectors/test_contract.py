@@ -13,7 +13,7 @@ import pytest
 from helpers import tiny_parts_dataset
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.datasets import open_dataset
-from inspector_app.core.imaging import load_image
+from inspector_app.core.images import load_image
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.registry import FAMILIES, detector_class
