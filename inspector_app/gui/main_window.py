@@ -26,17 +26,17 @@ from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.core.stream_stats import StreamStats
-from inspector_app.gui.capture_recorder import CaptureRecorder
-from inspector_app.gui.counters_panel import CountersPanel
-from inspector_app.gui.image_view import ImageView
 from inspector_app.gui.inference_worker import InferenceWorker, InspectionResult, default_loader
-from inspector_app.gui.log_panel import LogPanel
-from inspector_app.gui.model_panel import ModelPanel, describe_meta
-from inspector_app.gui.review_panel import ReviewPanel
-from inspector_app.gui.score_chart import ScoreChart
-from inspector_app.gui.source_panel import SourcePanel, SourceSpec
-from inspector_app.gui.source_reader import SourceReader
-from inspector_app.gui.verdict_banner import BannerState, VerdictBanner
+from inspector_app.gui.inspection.capture_recorder import CaptureRecorder
+from inspector_app.gui.inspection.counters_panel import CountersPanel
+from inspector_app.gui.inspection.image_view import ImageView
+from inspector_app.gui.inspection.log_panel import LogPanel
+from inspector_app.gui.inspection.model_panel import ModelPanel, describe_meta
+from inspector_app.gui.inspection.score_chart import ScoreChart
+from inspector_app.gui.inspection.source_panel import SourcePanel, SourceSpec
+from inspector_app.gui.inspection.source_reader import SourceReader
+from inspector_app.gui.inspection.verdict_banner import BannerState, VerdictBanner
+from inspector_app.gui.review.panel import ReviewPanel
 from inspector_app.jobs.retrain import retrain_spec_from_captures
 
 log = logging.getLogger(__name__)
@@ -528,7 +528,7 @@ class MainWindow(QMainWindow):
                           f"Inspector {__version__}\nOffline visual inspection: live verdicts, heatmaps, review and retraining.")
 
     def show_device(self) -> None:
-        from inspector_app.gui.device_info import describe_device  # noqa: PLC0415
+        from inspector_app.gui.inspection.device_info import describe_device  # noqa: PLC0415
 
         QMessageBox.information(self, "Device", f"Inference and training device:\n{describe_device()}")
 

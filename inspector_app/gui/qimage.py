@@ -29,7 +29,7 @@ class FrameCanvas:
     10–15 ms a frame here against about 4 for the overlay itself. Here the overlay is written straight
     into a kept ``RGB32`` image, which the pixmap then shares instead of converting. Because it shares,
     the pixmap of one call stays intact only until the call after next: a view must replace it by then,
-    as :class:`~inspector_app.gui.image_view.ImageView` does with every frame it shows. For the same reason
+    as :class:`~inspector_app.gui.inspection.image_view.ImageView` does with every frame it shows. For the same reason
     a buffer keeps one ``cacheKey`` while its pixels change: nothing may cache these pixmaps by key
     (``QPixmapCache``, an item cache mode, an OpenGL viewport).
     """

@@ -13,8 +13,8 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from inspector_app.core.modelstore import ModelStore
+from inspector_app.gui.inspection.source_panel import SourceSpec
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.source_panel import SourceSpec
 
 
 def main() -> int:

@@ -19,11 +19,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from inspector_app.core.captures import CaptureRecord, CaptureStore, CaptureStoreError
-from inspector_app.gui.image_view import ImageView
-from inspector_app.gui.review_filters import ReviewFilters
-from inspector_app.gui.review_grid import DECISION_MARKS, THUMB_CELL, ImageLoader, ReviewGrid, render_capture
-from inspector_app.gui.review_keys import ReviewKeys
-from inspector_app.gui.review_summary import SummaryBox
+from inspector_app.gui.inspection.image_view import ImageView
+from inspector_app.gui.review.filters import ReviewFilters
+from inspector_app.gui.review.grid import DECISION_MARKS, THUMB_CELL, ImageLoader, ReviewGrid, render_capture
+from inspector_app.gui.review.keys import ReviewKeys
+from inspector_app.gui.review.summary import SummaryBox
 
 log = logging.getLogger(__name__)
 
