@@ -1,6 +1,6 @@
 """Open the real inspection window on one chosen image, for screenshots under Xvfb.
 
-Usage: python packaging/dev/main_screens.py DATA_DIR MODEL IMAGE_OR_FOLDER [heatmap|contours|none]
+Usage: python scripts/screenshots/main_screens.py DATA_DIR MODEL IMAGE_OR_FOLDER [heatmap|contours|none]
 (run through ../shared/tools/xshot). The window loads MODEL, inspects the image(s) once and stays open.
 """
 
