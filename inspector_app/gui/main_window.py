@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("&About", self.show_about))
         help_menu.addAction(self._action("&Device", self.show_device))
         self.set_train_available(True, "Train a new model version")
-        self.set_review_available(False, "The review queue arrives with the review issue")
+        self.set_review_available(False, "No capture store: the review queue is off")
 
     def set_train_available(self, available: bool, tip: str = "") -> None:
         self.train_action.setEnabled(available)
@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
         self.capture_good_requested.emit(self.latest_frame)
         self.log_panel.add(f"captured frame {self.latest_frame.index} as good")
 
-    # -- menus that later issues fill in ----------------------------------------------------------------
+    # -- training, roll-back and review menus -----------------------------------------------------------
     def open_training_wizard(self, initial: dict[str, Any] | None = None) -> None:
         """Open the training wizard beside the running inspection (non-modal); ``initial`` pre-fills a spec."""
         from inspector_app.gui.training_wizard import TrainingWizard  # noqa: PLC0415

@@ -111,17 +111,6 @@ def distribution_strategy() -> Any:
     return tf.distribute.get_strategy()
 
 
-def set_mixed_precision(enabled: bool) -> None:
-    """float16 compute on GPUs that support it; ignored (with a log line) on the CPU."""
-    keras_module = keras()
-    if enabled and gpu_descriptions():
-        keras_module.mixed_precision.set_global_policy("mixed_float16")
-    else:
-        if enabled:
-            log.info("mixed precision asked for but no GPU found; staying in float32")
-        keras_module.mixed_precision.set_global_policy("float32")
-
-
 def reserve_core_for_display() -> int:
     """Give inference every core but one, and pin the calling thread to those cores.
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox, QWidget
 
 #: Settings shown in the main section, in this order, when the family has them; the rest go under Advanced.
 MAIN_KEYS = ("image_size", "tile_size", "epochs", "batch_size", "learning_rate", "input_space", "backbone",
-             "augment", "early_stopping", "mixed_precision")
+             "augment", "early_stopping")
 LABELS = {
     "image_size": "Image size (px)",
     "epochs": "Epochs",
@@ -27,7 +27,6 @@ LABELS = {
     "backbone": "Backbone",
     "augment": "Augmentation (flips, brightness)",
     "early_stopping": "Early stopping (patience in epochs, 0 = off)",
-    "mixed_precision": "Mixed precision (float16 on a supporting GPU)",
     "tile_size": "Tile size (px, 0 = no tiling)",
     "tile_overlap": "Tile overlap (fraction)",
     "coreset_fraction": "Patches remembered (fraction kept by the coreset)",

@@ -101,14 +101,6 @@ class ParametersPage(QWizardPage):
         self.device.setText(f"Device: {shown}")
         self.device.setStyleSheet("" if gpu or text == CHECKING else "color: #9a6700;")
         self._update_hints()
-        self._offer_mixed_precision()
-
-    def _offer_mixed_precision(self) -> None:
-        editor = self.editors.get("mixed_precision")
-        if editor is not None:
-            gpu = "GPU" in self.device.text()
-            editor.widget.setEnabled(gpu)
-            editor.widget.setToolTip("" if gpu else "needs a GPU; training on the CPU stays in float32")
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
         self.name.blockSignals(True)
@@ -136,7 +128,6 @@ class ParametersPage(QWizardPage):
             self.editors[key] = editor
         self.advanced_toggle.setVisible(bool(rest))
         self._family = self.job.family
-        self._offer_mixed_precision()
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
