@@ -15,8 +15,7 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
-#: Data a family can learn from. ``needs`` is a subset of these.
-GOOD, DEFECT, MASK = "good", "defect", "mask"
+from inspector_app.core.labels import DEFECT, GOOD, MASK  # data a family can learn from; ``needs`` is a subset
 
 
 @dataclass
