@@ -1,10 +1,9 @@
 """Rough training-time estimates for the parameters page, from constants measured on the reference CPU.
 
 An operator choosing 256 px instead of 128 px should see that an epoch takes several times longer before
-starting a run. Constants come from ``inspector_app.jobs.train_bench`` on ``../shared/data/magnetic_tile``
-(571 training images, 2 CPU cores shared with other jobs, so the same run varied by up to 2× with the load).
-Settings without a constant (e.g. the autoencoder on pretrained features) get no estimate rather than a
-made-up one.
+starting a run. The constants come from ``inspector-app bench --training`` on magnetic_tile (the runs are in
+``docs/performance.md``). Settings without a constant (e.g. the autoencoder on pretrained features) get no
+estimate rather than a made-up one.
 """
 
 from __future__ import annotations
@@ -12,14 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 #: Autoencoder (pixel input) seconds per training image per epoch at 128 px and base_filters 32, validation
-#: included. Measured: 9.8 s/epoch (load average 2.4), 15.2 s (load 1.9→4.2), 19.5 s (load 3.8).
+#: included.
 AUTOENCODER_S_PER_IMAGE_128 = 0.026
-#: Cost against image size: 64 → 128 px measured × 3.2 to × 6.2 depending on load.
+#: The cost grows as (image size) ** this.
 AUTOENCODER_SIZE_EXPONENT = 2.2
-#: Cost against base_filters: 16 → 32 measured × 3.1 to × 4.5.
+#: The cost grows as (base_filters) ** this.
 AUTOENCODER_FILTER_EXPONENT = 1.8
 #: Patch memory: seconds per training image for one whole ``train`` run at 224 px (start-up, features, coreset,
-#: calibration). Measured on magnetic_tile (571 images): 26.2 s with EfficientNet-Lite0, 25.8 s with Lite2.
+#: calibration).
 PATCH_MEMORY_S_PER_IMAGE_224 = 0.046
 
 
