@@ -1,7 +1,7 @@
 """The review queue: the operator goes through flagged parts and says what each one really was.
 
 Decisions are the ground truth the retraining loop learns from, so the panel is built for speed at the
-keyboard (``review_keys``: D defect, F false alarm, G good, U undo, arrows to move); each decision is
+keyboard (``keys``: D defect, F false alarm, G good, U undo, arrows to move); each decision is
 committed at once and the next part comes up. The grid and the counts are read back from the capture store
 (every second while shown, and soon after each new capture), so they always show what the database holds;
 pictures load off the GUI thread.
