@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from types import ModuleType
 
 from inspector_app import __version__
 
@@ -57,6 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     return run(args)
 
 
+def _load_stream_bench() -> ModuleType | None:
+    """``benchmarks/stream_bench.py`` from the source checkout this package runs from, or None.
+
+    The bench lives beside the package in the repository, not in the installed wheel, so an editable
+    install or ``python -m inspector_app`` in a clone finds it and an installed wheel does not.
+    """
+    import importlib  # noqa: PLC0415
+
+    from pathlib import Path  # noqa: PLC0415
+
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "stream_bench.py").is_file():
+        return None
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    return importlib.import_module("benchmarks.stream_bench")
+
+
 def _stream_bench(args: argparse.Namespace) -> int:
     """``bench --stream`` needs the GUI's threads, so it is dispatched here, above the layers."""
     import json  # noqa: PLC0415
@@ -67,9 +86,15 @@ def _stream_bench(args: argparse.Namespace) -> int:
     from inspector_app.core.modelstore import ModelStore  # noqa: PLC0415
     from inspector_app.core.paths import data_dir  # noqa: PLC0415
     from inspector_app.detectors.common.runtime import reserve_core_for_display  # noqa: PLC0415
-    from inspector_app.gui.stream_bench import on_inference_cores, run_stream_bench  # noqa: PLC0415
     from inspector_app.jobs.commands import bench_files, load_model  # noqa: PLC0415
 
+    bench = _load_stream_bench()
+    if bench is None:
+        print("error: bench --stream runs benchmarks/stream_bench.py, which is part of the source repository and "
+              "not of the installed package: run it from a clone (an editable install, or python -m inspector_app)",
+              file=sys.stderr)
+        return 1
+    on_inference_cores, run_stream_bench = bench.on_inference_cores, bench.run_stream_bench
     store = ModelStore(data_dir(args.data_dir))
     try:
         files = bench_files(Path(args.data), args.count)

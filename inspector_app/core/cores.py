@@ -1,11 +1,8 @@
 """Which CPU cores run inference and which one is kept for reading frames.
 
-A thread count alone does not keep the two apart. Measured on the 2-core machine this project is built on
-(`inspector-app bench --stream`): with inference limited to one thread but free to run anywhere, the frame
-reader's short decoding bursts kept waking up on the core TensorFlow was computing on, and the stream ran at
-0.85 of the model's own rate; with TensorFlow's threads and the inference worker pinned to one core and the
-reader to the other, at 1.0. The GUI thread stays unpinned: it is mostly idle and must never wait for a
-busy core.
+A thread count alone does not keep the two apart: unpinned, the reader's short decoding bursts wake up on the
+core TensorFlow computes on and slow the stream (figures in ``docs/performance.md``). The GUI thread stays
+unpinned: it is mostly idle and must never wait for a busy core.
 
 Pinning uses ``os.sched_setaffinity``, which on Linux applies to the calling thread; threads started later
 by that thread (TensorFlow's compute pool, for one) inherit its cores. Where it is missing (macOS, Windows),

@@ -30,12 +30,11 @@ from PIL import Image
 
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask, resize, to_rgb_uint8
+from inspector_app.core.labels import DEFECT, GOOD
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-GOOD = "good"
-DEFECT = "defect"
 TRAIN = "train"
 TEST = "test"
 MVTEC = "mvtec"

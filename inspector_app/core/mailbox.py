@@ -4,13 +4,9 @@ A live source (a camera, a paced stream) must never build a queue of stale frame
 waiting and counts it as dropped. A folder inspected as fast as the model allows (no frame rate set) loses
 nothing: ``put(block=True)`` waits for room instead, and there a few decoded frames may wait in order.
 
-That read-ahead exists for speed. Woken for every frame, the reader cost the inference thread about 6 % of
-its speed on two cores, even with nothing to decode; woken once the read-ahead is half used, it decodes a
-few frames in a row and the cost falls to 2-3 % (measured with the reader and the worker on separate cores).
-Longer runs wake the threads less: with 16 frames, woken when a quarter are left, the wake-ups between the
-worker and the other threads fell from 2.4 to 1.8 a frame and the worker's core sat idle about 45 instead of
-70 µs a frame (``perf sched`` over 4 s of the demo stream, two and three runs); the bench's stream ratio did
-not move measurably with it. The byte limit keeps large frames few.
+That read-ahead exists because every wake-up of the reader slows the inference thread, so the reader is woken
+seldom and then decodes many frames in a row (figures in ``docs/performance.md``); the byte limit keeps large
+frames few.
 
 While held (the operator paused) nothing is given out, except one item per granted step, in order.
 """

@@ -16,10 +16,8 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from inspector_app.core.calibration import MapKind
+from inspector_app.core.labels import DEFECT, GOOD, MASK  # data a family can learn from; ``needs`` is a subset
 from inspector_app.detectors.settings import Setting
-
-#: Data a family can learn from. ``needs`` is a subset of these.
-GOOD, DEFECT, MASK = "good", "defect", "mask"
 
 
 @dataclass

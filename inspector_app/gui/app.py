@@ -19,9 +19,9 @@ from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.paths import data_dir
+from inspector_app.gui.inspection.source_panel import SourceSpec
+from inspector_app.gui.inspection.verdict_banner import BannerState
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.source_panel import SourceSpec
-from inspector_app.gui.verdict_banner import BannerState
 
 log = logging.getLogger(__name__)
 

@@ -27,17 +27,17 @@ from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.core.stream_stats import StreamStats
-from inspector_app.gui.capture_recorder import CaptureRecorder
-from inspector_app.gui.counters_panel import CountersPanel
-from inspector_app.gui.image_view import ImageView
 from inspector_app.gui.inference_worker import InferenceWorker, InspectionResult, default_loader
-from inspector_app.gui.log_panel import LogPanel
-from inspector_app.gui.model_panel import ModelPanel, describe_meta
-from inspector_app.gui.review_panel import ReviewPanel
-from inspector_app.gui.score_chart import ScoreChart
-from inspector_app.gui.source_panel import SourcePanel, SourceSpec
-from inspector_app.gui.source_reader import SourceReader
-from inspector_app.gui.verdict_banner import BannerState, VerdictBanner
+from inspector_app.gui.inspection.capture_recorder import CaptureRecorder
+from inspector_app.gui.inspection.counters_panel import CountersPanel
+from inspector_app.gui.inspection.image_view import ImageView
+from inspector_app.gui.inspection.log_panel import LogPanel
+from inspector_app.gui.inspection.model_panel import ModelPanel, describe_meta
+from inspector_app.gui.inspection.score_chart import ScoreChart
+from inspector_app.gui.inspection.source_panel import SourcePanel, SourceSpec
+from inspector_app.gui.inspection.source_reader import SourceReader
+from inspector_app.gui.inspection.verdict_banner import BannerState, VerdictBanner
+from inspector_app.gui.review.panel import ReviewPanel
 from inspector_app.jobs.retrain import retrain_spec_from_captures
 from inspector_app.jobs.training_spec import TrainingSpec
 
@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self._action("&About", self.show_about))
         help_menu.addAction(self._action("&Device", self.show_device))
         self.set_train_available(True, "Train a new model version")
-        self.set_review_available(False, "The review queue arrives with the review issue")
+        self.set_review_available(False, "No capture store: the review queue is off")
 
     def set_train_available(self, available: bool, tip: str = "") -> None:
         self.train_action.setEnabled(available)
@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
         self.capture_good_requested.emit(self.latest_frame)
         self.log_panel.add(f"captured frame {self.latest_frame.index} as good")
 
-    # -- menus that later issues fill in ----------------------------------------------------------------
+    # -- training, roll-back and review menus -----------------------------------------------------------
     def open_training_wizard(self, initial: TrainingSpec | None = None) -> None:
         """Open the training wizard beside the running inspection (non-modal); ``initial`` pre-fills a spec."""
         from inspector_app.gui.training_wizard import TrainingWizard  # noqa: PLC0415
@@ -531,7 +531,7 @@ class MainWindow(QMainWindow):
                           f"Inspector {__version__}\nOffline visual inspection: live verdicts, heatmaps, review and retraining.")
 
     def show_device(self) -> None:
-        from inspector_app.gui.device_info import describe_device  # noqa: PLC0415
+        from inspector_app.gui.inspection.device_info import describe_device  # noqa: PLC0415
 
         QMessageBox.information(self, "Device", f"Inference and training device:\n{describe_device()}")
 

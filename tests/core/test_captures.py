@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector_app.core import captures, captures_files
+from inspector_app.core.captures import files as captures_files
+from inspector_app.core.captures import store as captures_store
 from inspector_app.core.captures import (
     DECISIONS,
     SCHEMA_VERSION,
@@ -377,7 +378,7 @@ def test_prune_keeps_a_sample_decided_then_reset_to_unreviewed_only_if_decided(t
 
 
 def test_record_prunes_every_few_inserts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(captures, "PRUNE_EVERY", 3)
+    monkeypatch.setattr(captures_store, "PRUNE_EVERY", 3)
     with CaptureStore(tmp_path, budget_mb=0.0) as store:
         add(store, failed=False, at=T0)
         add(store, failed=False, at=T0 + 1)

@@ -3,7 +3,7 @@
 Each check would catch a specific conversion mistake: a transposed or flipped convolution kernel, a
 depthwise kernel with swapped axes, BatchNorm arrays in the wrong order or the wrong epsilon, wrong input
 scaling (the classifier then no longer recognises a real photo). The full comparison against PyTorch lives
-in ``packaging/dev/check_lite_against_torch.py`` (it needs PyTorch, which the app never installs).
+in ``benchmarks/check_lite_against_torch.py`` (it needs PyTorch, which the app never installs).
 """
 
 from __future__ import annotations

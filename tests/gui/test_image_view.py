@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QImage, QPixmap, QWheelEvent
 
 from inspector_app.core.images import overlay_heatmap, resize, resize_map
-from inspector_app.gui.image_view import ImageView
+from inspector_app.gui.inspection.image_view import ImageView
 from inspector_app.gui.qimage import FrameCanvas
 
 RNG = np.random.default_rng(7)

@@ -17,8 +17,8 @@ from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import CameraSource, Frame, FrameSource
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.source_panel import SourceSpec
-from inspector_app.gui.verdict_banner import BannerState
+from inspector_app.gui.inspection.source_panel import SourceSpec
+from inspector_app.gui.inspection.verdict_banner import BannerState
 from helpers import BrightFailsModel
 
 

@@ -14,7 +14,7 @@ from inspector_app.core.demo_parts import render_part
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.retrain_comparison import RetrainComparison
+from inspector_app.gui.review.retrain_comparison import RetrainComparison
 from inspector_app.jobs import retrain
 from inspector_app.jobs.retrain import RetrainError, retrain_spec_from_captures
 from inspector_app.jobs.training_spec import TrainingSpec

@@ -18,11 +18,11 @@ from inspector_app.core.demo_parts import render_part
 from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
-from inspector_app.gui.capture_recorder import CaptureRecorder
+from inspector_app.gui.inspection.capture_recorder import CaptureRecorder
 from inspector_app.gui.inference_worker import InspectionResult
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.review_panel import ReviewPanel
-from inspector_app.gui.source_panel import SourceSpec
+from inspector_app.gui.review.panel import ReviewPanel
+from inspector_app.gui.inspection.source_panel import SourceSpec
 from helpers import BrightFailsModel
 
 COUNT = 10

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector_app.gui.score_chart import MAX_Y_TOP, MIN_Y_TOP, ScoreChart, y_top_for
+from inspector_app.gui.inspection.score_chart import MAX_Y_TOP, MIN_Y_TOP, ScoreChart, y_top_for
 
 
 @pytest.mark.parametrize(

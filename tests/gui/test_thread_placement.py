@@ -15,7 +15,7 @@ from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame, FrameSource
 from inspector_app.detectors.loaded_model import Inspection
 from inspector_app.gui.inference_worker import InferenceWorker
-from inspector_app.gui.source_reader import SourceReader
+from inspector_app.gui.inspection.source_reader import SourceReader
 from helpers import BrightFailsModel
 
 pytestmark = pytest.mark.skipif(

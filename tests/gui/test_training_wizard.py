@@ -24,7 +24,7 @@ from helpers import tiny_parts_dataset
 from inspector_app.core.images import load_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.source_panel import SourceSpec
+from inspector_app.gui.inspection.source_panel import SourceSpec
 from inspector_app.gui.training_wizard import TrainingWizard
 from inspector_app.gui.training_wizard.device_probe import DeviceProbe
 from inspector_app.gui.training_wizard.wizard import CALIBRATION, DATA, FAMILY, FINISH, PARAMETERS, TRAINING

@@ -40,3 +40,15 @@ def test_bench_on_an_empty_or_missing_folder_says_so_in_one_line(tmp_path: Path,
         assert err.startswith("error: ") and words in err and "Traceback" not in err
     with pytest.raises(InspectorError):
         bench_files(tmp_path / "empty", 4)
+
+
+def test_stream_bench_outside_a_source_checkout_says_where_it_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """An installed wheel has no ``benchmarks/`` beside the package: one line that says so, not a traceback."""
+    from inspector_app import cli  # noqa: PLC0415
+
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "inspector_app" / "cli.py"))
+    (tmp_path / "images").mkdir()
+    assert main(["bench", "--stream", "--data", str(tmp_path / "images")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "benchmarks/stream_bench.py" in err and "Traceback" not in err

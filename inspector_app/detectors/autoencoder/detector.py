@@ -211,13 +211,6 @@ class AutoencoderDetector(Detector):
         self._error_mean = errors.mean(axis=0).astype(np.float32)
         self._error_std = np.maximum(std, floor).astype(np.float32)
 
-    def reconstruct(self, images: np.ndarray) -> np.ndarray:
-        """The network's redrawing of each image (uint8), for the 'what the model expected' view."""
-        rebuilt = self._forward(self._prepare(images)).numpy()
-        if rebuilt.shape[-1] == 1:
-            rebuilt = np.repeat(rebuilt, 3, axis=-1)
-        return (np.clip(rebuilt, 0, 1) * 255).round().astype(np.uint8)
-
     def _error_maps(self, x: np.ndarray, rebuilt: np.ndarray) -> np.ndarray:
         metric = str(self.config["map_metric"])
         parts = []

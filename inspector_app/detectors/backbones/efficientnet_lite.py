@@ -16,7 +16,7 @@ not with ImageNet mean/std scaling.
 
 For feature extraction the BatchNorms can be folded into the convolutions (:func:`fold_batchnorm`): same
 outputs to 1e-4, about twice as fast on a CPU because TensorFlow then fuses convolution, bias and ReLU6.
-``packaging/dev/check_lite_against_torch.py`` compares both variants with a PyTorch reference.
+``benchmarks/check_lite_against_torch.py`` compares both variants with a PyTorch reference.
 """
 
 from __future__ import annotations

@@ -111,25 +111,14 @@ def distribution_strategy() -> Any:
     return tf.distribute.get_strategy()
 
 
-def set_mixed_precision(enabled: bool) -> None:
-    """float16 compute on GPUs that support it; ignored (with a log line) on the CPU."""
-    keras_module = keras()
-    if enabled and gpu_descriptions():
-        keras_module.mixed_precision.set_global_policy("mixed_float16")
-    else:
-        if enabled:
-            log.info("mixed precision asked for but no GPU found; staying in float32")
-        keras_module.mixed_precision.set_global_policy("float32")
-
-
 def reserve_core_for_display() -> int:
     """Give inference every core but one, and pin the calling thread to those cores.
 
     The core left over reads frames (``core.cores``). Batch-1 inference of a small network gains little from
-    more threads (measured here: one thread was faster than two), while pinning keeps the reader's decoding
-    off the core TensorFlow computes on. TensorFlow starts its compute threads from the first thread that
-    runs an operation and they inherit that thread's cores, so call this from the inference thread before
-    TensorFlow executes anything; the thread count of later calls is ignored (with a log line).
+    more threads, while pinning keeps the reader's decoding off the core TensorFlow computes on. TensorFlow
+    starts its compute threads from the first thread that runs an operation and they inherit that thread's
+    cores, so call this from the inference thread before TensorFlow executes anything; the thread count of
+    later calls is ignored (with a log line).
     ``INSPECTOR_APP_INFERENCE_THREADS`` overrides the count. Returns the thread count in force.
     """
     place_current_thread("inference")
@@ -146,8 +135,7 @@ def reserve_core_for_display() -> int:
     except RuntimeError as exc:  # TensorFlow already ran something in this process
         log.info("inference thread count left as it was: %s", exc)
         threads = int(tf.config.threading.get_intra_op_parallelism_threads()) or threads
-    # OpenCV (map smoothing and resizing) gets the same count. Its own pool would otherwise spread each call
-    # over every core, the reader's included: measured here with the demo model, batch-1 inference ran
-    # 3-4.5 % faster with OpenCV working in the calling thread (two runs of 16 paired model-only rounds).
+    # OpenCV (map smoothing and resizing) gets the same count: its own pool would otherwise spread each call
+    # over every core, the reader's included.
     cv2.setNumThreads(threads)
     return threads

@@ -24,7 +24,7 @@ WARN_COLOUR = "#9a6700"
 
 
 class DataPage(QWizardPage):
-    """Choose a dataset folder (MVTec or plain layout); the review-queue captures option waits for that issue."""
+    """Choose a dataset folder (MVTec or plain layout); captures join through Train ▸ Retrain from captures."""
 
     def __init__(self, job: TrainingJob) -> None:
         super().__init__()
@@ -34,10 +34,10 @@ class DataPage(QWizardPage):
                          "or the plain layout (good/, defect/, masks/).")
         self.folder_option = QRadioButton("Dataset folder")
         self.folder_option.setChecked(True)
-        self.captures_option = QRadioButton("Images captured by the review queue (available once the review queue "
-                                            "is part of the app)")
+        self.captures_option = QRadioButton("Images captured by the review queue: Train ▸ Retrain from captures "
+                                            "opens this wizard with them")
         self.captures_option.setEnabled(False)
-        self.captures_option.setToolTip("Available once the review queue is part of the app")
+        self.captures_option.setToolTip("Captured good parts and false alarms are added to the data given here")
         self.folder = QLineEdit(job.data[0] if job.data else "")
         self.folder.setPlaceholderText("folder holding train/ and test/, or good/ and defect/")
         self.browse = QPushButton("Browse…")

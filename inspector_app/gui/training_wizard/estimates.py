@@ -26,7 +26,7 @@ def estimate_text(family: str, config: dict[str, Any], images: int, on_gpu: bool
     seconds = epoch_seconds(family, config, images)
     where = "this computer's GPU (likely faster)" if on_gpu else "this CPU"
     if seconds is None:
-        return f"no time estimate for {family} with these settings yet"
+        return f"no time estimate for {family} with these settings"
     if "epochs" not in config:
         return f"≈ {duration_text(seconds)} to fit on {where} ({images} images; no epochs)"
     epochs = int(config["epochs"])

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class
-from inspector_app.gui.retrain_comparison import RetrainComparison
+from inspector_app.gui.review.retrain_comparison import RetrainComparison
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 

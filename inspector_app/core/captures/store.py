@@ -2,10 +2,10 @@
 
 Every FAIL frame, a sample of PASS frames and every manual "capture as good" is kept as a lossless PNG
 (plus its anomaly map, float16 ``.npy``) under ``<data dir>/captures/YYYY-MM-DD/<id>.png``, with one row in
-``<data dir>/captures/captures.db`` (SQLite, WAL, versioned schema: see ``captures_db``). Each decision is
+``<data dir>/captures/captures.db`` (SQLite, WAL, versioned schema: see ``db``). Each decision is
 one transaction committed with ``synchronous=FULL``: it survives a killed app and a power cut (captures
-commit with NORMAL; ``captures_db.Database.transaction`` says why). Pruning for the disk budget only ever
-removes unreviewed PASS samples. Exports and summaries live in ``captures_export``.
+commit with NORMAL; ``db.Database.transaction`` says why). Pruning for the disk budget only ever
+removes unreviewed PASS samples. Exports and summaries live in ``export``.
 
 Threads: one SQLite connection per store, shared by the GUI thread and the inference worker
 (``check_same_thread=False``) and guarded by one lock held for each statement or transaction. Image
@@ -25,11 +25,10 @@ from typing import Any, Self
 
 import numpy as np
 
-from inspector_app.core import captures_export
-from inspector_app.core.captures_db import (
+from inspector_app.core.captures import export
+from inspector_app.core.captures.db import (
     DECISIONS,
     ORDERS,
-    SCHEMA_VERSION,
     CaptureNotFoundError,
     CaptureStoreError,
     Database,
@@ -41,11 +40,9 @@ from inspector_app.core.captures_db import (
     push_decision,
     where_clause,
 )
-from inspector_app.core.captures_export import escape_spreadsheet_cell
-from inspector_app.core.captures_files import CaptureFiles
+from inspector_app.core.captures.files import CaptureFiles
 
-__all__ = ["DECISIONS", "ORDERS", "SCHEMA_VERSION", "CaptureNotFoundError", "CaptureRecord", "CaptureStore"]
-__all__ += ["CaptureStoreError", "escape_spreadsheet_cell"]
+__all__ = ["CAPTURES_DIR", "DB_FILE", "CaptureRecord", "CaptureStore"]
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +293,7 @@ class CaptureStore:
         """Matching records sorted by ``order``: "newest", "oldest" or "score" (highest normalised first).
 
         Filters, all optional: ``decisions``, ``verdicts``, ``model_name``, ``model_version``, ``since``
-        (inclusive) and ``until`` (exclusive) unix times; see ``captures_db.where_clause``.
+        (inclusive) and ``until`` (exclusive) unix times; see ``db.where_clause``.
         """
         where, params = where_clause(**filters)
         sql = f"SELECT {_COLUMNS} FROM captures{where} ORDER BY {ORDERS[check_order(order)]} LIMIT ? OFFSET ?"
@@ -367,16 +364,16 @@ class CaptureStore:
 
     def export_csv(self, path: Path, **filters: Any) -> int:
         """Write matching records, oldest first, as spreadsheet-safe CSV (atomically); returns the row count."""
-        return captures_export.export_csv(Path(path), self._export_records(filters)[0])
+        return export.export_csv(Path(path), self._export_records(filters)[0])
 
     def export_summary_csv(self, path: Path, **filters: Any) -> int:
         """Write ``summary(**filters)`` as CSV (atomically); returns the number of rows."""
-        return captures_export.export_summary_csv(Path(path), self._export_records(filters)[0])
+        return export.export_summary_csv(Path(path), self._export_records(filters)[0])
 
     def export_json(self, path: Path, **filters: Any) -> int:
         """Write matching records, the filters used and their summary as JSON (atomically); returns the count."""
-        return captures_export.export_json(Path(path), *self._export_records(filters))
+        return export.export_json(Path(path), *self._export_records(filters))
 
     def summary(self, **filters: Any) -> list[dict[str, Any]]:
-        """Per (model name, version) counts and rates of matching records; see ``captures_export.summarise``."""
-        return captures_export.summarise(self._export_records(filters)[0])
+        """Per (model name, version) counts and rates of matching records; see ``export.summarise``."""
+        return export.summarise(self._export_records(filters)[0])

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks import stream_bench
 from helpers import BrightFailsModel
 from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
-from inspector_app.gui import stream_bench
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 PyTorch is never a dependency of the app, so it lives in a scratch virtual environment:
 
     python3.11 -m venv /tmp/torchcheck && /tmp/torchcheck/bin/pip install torch numpy
-    python packaging/dev/check_lite_against_torch.py --torch-python /tmp/torchcheck/bin/python [--variant efficientnet_lite2]
+    python benchmarks/check_lite_against_torch.py --torch-python /tmp/torchcheck/bin/python [--variant efficientnet_lite2]
 
 The script runs twice. In the project environment it feeds a fixed batch (a smooth random image, a real photo
 from scikit-learn's sample images, uniform noise) through the Keras model built by

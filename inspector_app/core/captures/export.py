@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from inspector_app.core.atomic_files import write_text_atomic
 
 if TYPE_CHECKING:
-    from inspector_app.core.captures import CaptureRecord
+    from inspector_app.core.captures.store import CaptureRecord
 
 #: Leading characters that make a spreadsheet treat a cell as a formula (OWASP CSV-injection list).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

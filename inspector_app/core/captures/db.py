@@ -1,6 +1,6 @@
 """The SQLite side of the capture store: connection settings, the versioned schema and query filters.
 
-Kept apart from ``captures.py`` so the store reads as "files + rows" while the database rules (durability,
+Kept apart from ``store.py`` so the store reads as "files + rows" while the database rules (durability,
 migrations, parameterised filters) live in one place that can be checked on its own.
 """
 

@@ -1,6 +1,6 @@
 """Dev measurement (not a test): why patch memory's pixel AUROC on magnetic_tile stays well below 0.90.
 
-    python packaging/dev/explain_pixel_auroc.py [--set KEY=VALUE ...]
+    python benchmarks/explain_pixel_auroc.py [--set KEY=VALUE ...]
 
 Two things, printed as JSON:
 

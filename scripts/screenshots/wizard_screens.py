@@ -1,7 +1,7 @@
 """Dev tool (not a test): open the training wizard on generated parts at a chosen page, for screenshots.
 
     ../shared/tools/xshot docs/screenshots/wizard_1_family.png 6 \
-        /root/.cache/inspector-app/venv/bin/python packaging/dev/wizard_screens.py --page 1
+        /root/.cache/inspector-app/venv/bin/python scripts/screenshots/wizard_screens.py --page 1
 
 Pages 1–3 need nothing trained. Page 4 starts a real (long) training and is meant to be shot while it runs.
 Pages 5 and 6 show a version trained once by ``inspector-app train`` and kept in the work folder, so later

@@ -1,6 +1,6 @@
 """Dev measurement (not a test): does tiling find defects a few pixels wide on high-resolution parts?
 
-    python packaging/dev/measure_patch_memory_tiling.py [--size 768] [--train 40] [--test 40]
+    python benchmarks/measure_patch_memory_tiling.py [--size 768] [--train 40] [--test 40]
 
 Builds its own set: good parts from :func:`inspector_app.core.demo_parts.render_part` at ``--size``, and
 defective copies of *other* parts with a tiny defect drawn at native resolution (a scratch 2 px wide and

@@ -34,7 +34,7 @@ from inspector_app.core.images import load_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.sources import FolderSource
 from inspector_app.gui.inference_worker import InferenceWorker
-from inspector_app.gui.source_reader import SourceReader
+from inspector_app.gui.inspection.source_reader import SourceReader
 
 T = TypeVar("T")
 
@@ -306,7 +306,7 @@ def overlay_ms(repeats: int = 50) -> dict[str, float]:
     ``…_and_repaint_ms``: each plus a synchronous repaint of the view (Qt scaling the pixmap to the screen).
     The map is random in 0..2, so every pixel is blended (the worst case; on a good part hardly any is).
     """
-    from inspector_app.gui.image_view import ImageView  # noqa: PLC0415
+    from inspector_app.gui.inspection.image_view import ImageView  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (1024, 1280, 3), np.uint8)
@@ -351,8 +351,8 @@ def launch_time() -> dict[str, Any]:
 
 def memory_over_frames(store: ModelStore, model: Any, folder: Path, frames: int) -> tuple[float, float, float]:
     """RSS of the real window (looping the folder) after 100 frames and after ``frames`` frames."""
+    from inspector_app.gui.inspection.source_panel import SourceSpec  # noqa: PLC0415
     from inspector_app.gui.main_window import MainWindow  # noqa: PLC0415
-    from inspector_app.gui.source_panel import SourceSpec  # noqa: PLC0415
 
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(store, settings, loader=lambda _s, _r: model)

@@ -1,8 +1,8 @@
 """Dev measurement (not a test): patch-memory accuracy, fit time, latency and fit memory on an MVTec-layout set.
 
-    python packaging/dev/measure_patch_memory.py                       # ../shared/data/magnetic_tile, defaults
-    python packaging/dev/measure_patch_memory.py --set layers=stride8,stride16 --set coreset_fraction=0.03
-    python packaging/dev/measure_patch_memory.py --memory-images 1000  # peak RSS of a fit on 1000 images only
+    python benchmarks/measure_patch_memory.py                       # ../shared/data/magnetic_tile, defaults
+    python benchmarks/measure_patch_memory.py --set layers=stride8,stride16 --set coreset_fraction=0.03
+    python benchmarks/measure_patch_memory.py --memory-images 1000  # peak RSS of a fit on 1000 images only
 
 Trains on ``train/good`` (images resized to the working size as the training job does) and scores every
 ``test/*`` image at its own resolution, so the maps and the pixel AUROC are at native resolution (all pixels
@@ -28,7 +28,7 @@ from inspector_app.core.metrics import aupro, image_auroc, per_type_auroc, pixel
 from inspector_app.detectors.base import Progress, TrainingData
 from inspector_app.detectors.patch_memory import PatchMemoryDetector
 
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "magnetic_tile"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "magnetic_tile"
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Open the inspection window with the review dock on a generated capture store, for screenshots under Xvfb.
 
-Usage: python packaging/dev/review_screens.py [DATA_DIR [SHOW [ORDER]]] (run through ../shared/tools/xshot),
+Usage: python scripts/screenshots/review_screens.py [DATA_DIR [SHOW [ORDER]]] (run through ../shared/tools/xshot),
 where SHOW and ORDER are texts of the panel's combos ("All flagged", "Highest score first"). Without
 DATA_DIR a temporary folder is used. The store gets a shift's worth of flagged parts: brighter good parts
 that a first model flags (a diffuse heatmap), real defects (a hot spot over the defect's mask), a few PASS

@@ -1,6 +1,6 @@
 """Open the real inspection window on one chosen image, for screenshots under Xvfb.
 
-Usage: python packaging/dev/main_screens.py DATA_DIR MODEL IMAGE_OR_FOLDER [heatmap|contours|none]
+Usage: python scripts/screenshots/main_screens.py DATA_DIR MODEL IMAGE_OR_FOLDER [heatmap|contours|none]
 (run through ../shared/tools/xshot). The window loads MODEL, inspects the image(s) once and stays open.
 """
 
@@ -13,8 +13,8 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from inspector_app.core.modelstore import ModelStore
+from inspector_app.gui.inspection.source_panel import SourceSpec
 from inspector_app.gui.main_window import MainWindow
-from inspector_app.gui.source_panel import SourceSpec
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """The review queue: the operator goes through flagged parts and says what each one really was.
 
 Decisions are the ground truth the retraining loop learns from, so the panel is built for speed at the
-keyboard (``review_keys``: D defect, F false alarm, G good, U undo, arrows to move); each decision is
+keyboard (``keys``: D defect, F false alarm, G good, U undo, arrows to move); each decision is
 committed at once and the next part comes up. The grid and the counts are read back from the capture store
 (every second while shown, and soon after each new capture), so they always show what the database holds;
 pictures load off the GUI thread.
@@ -19,11 +19,11 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from inspector_app.core.captures import CaptureRecord, CaptureStore, CaptureStoreError
-from inspector_app.gui.image_view import ImageView
-from inspector_app.gui.review_filters import ReviewFilters
-from inspector_app.gui.review_grid import DECISION_MARKS, THUMB_CELL, ImageLoader, ReviewGrid, render_capture
-from inspector_app.gui.review_keys import ReviewKeys
-from inspector_app.gui.review_summary import SummaryBox
+from inspector_app.gui.inspection.image_view import ImageView
+from inspector_app.gui.review.filters import ReviewFilters
+from inspector_app.gui.review.grid import DECISION_MARKS, THUMB_CELL, ImageLoader, ReviewGrid, render_capture
+from inspector_app.gui.review.keys import ReviewKeys
+from inspector_app.gui.review.summary import SummaryBox
 
 log = logging.getLogger(__name__)
 
