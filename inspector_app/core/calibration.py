@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.metrics import best_f1_threshold
 
 DEFAULT_SIGMAS = 3.0
 DEFAULT_PERCENTILE = 99.5
@@ -96,6 +95,8 @@ def calibrate(
     An anomaly map's zero is the median good pixel; a mask's scale is fixed (0 to MASK_LEVEL); an
     explanation's is a high percentile of every validation map, good and defect.
     """
+    from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415 - scikit-learn takes seconds to import
+
     good_scores = np.asarray(good_scores, np.float64)
     if good_scores.size == 0:
         msg = "calibration needs at least one held-out good image, got none"

@@ -79,15 +79,17 @@ def stream_then_pause(qtbot: Any, win: MainWindow, spec: SourceSpec, first: int,
 
 
 def test_window_opens_without_importing_tensorflow() -> None:
+    """TensorFlow, scikit-learn and scipy.stats take seconds to import: the window must open without them."""
     code = (
         "import sys, os; os.environ['QT_QPA_PLATFORM']='offscreen';"
         "from PySide6.QtWidgets import QApplication; app = QApplication([]);"
         "from inspector_app.core.modelstore import ModelStore; from inspector_app.gui.main_window import MainWindow;"
         "import tempfile; w = MainWindow(ModelStore(tempfile.mkdtemp())); w.show(); app.processEvents();"
-        "print('TF', 'tensorflow' in sys.modules); w.shutdown()"
+        "print('TF', 'tensorflow' in sys.modules, 'SK', 'sklearn' in sys.modules or 'scipy.stats' in sys.modules);"
+        "w.shutdown()"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "TF False" in out.stdout, out.stderr
+    assert "TF False SK False" in out.stdout, out.stderr
 
 
 def test_no_source_and_no_model_states(window: Any, qtbot: Any, tmp_path: Path) -> None:
