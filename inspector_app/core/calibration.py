@@ -1,9 +1,9 @@
 """Threshold and normalisation: turning a detector's raw scores into a verdict and one colour scale.
 
-The threshold is chosen from held-out *good* scores alone (``mean + k·σ`` or a high percentile, whichever is
-higher, so a handful of good images cannot give a threshold below the observed good scores), or by best F1
-when validation defects exist. Scores and maps are then shown normalised so that 0 is a typical good part and
-1.0 is the threshold, for every family and every frame alike.
+By default the threshold lets the chosen share of good parts fail (1 %), read from good scores the model did
+not learn from (see :mod:`.operating_point`); with validation defects, best F1 or "catch X % of defects" can be
+chosen instead. Scores and maps are then shown normalised so that 0 is a typical good part and 1.0 is the
+threshold, for every family and every frame alike.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 
-DEFAULT_SIGMAS = 3.0
-DEFAULT_PERCENTILE = 99.5
+#: The share of good parts the calibrated threshold lets fail, unless the operator chooses another.
+DEFAULT_FALSE_ALARM_RATE = 0.01
+#: For the "catch" objective: the share of validation defects that must fail.
+DEFAULT_CATCH_SHARE = 0.95
 #: A mask probability at or above this is drawn inside the defect's contour.
 MASK_LEVEL = 0.5
 #: An explanation map's scale: this percentile of the validation maps is drawn at 1.0.
@@ -81,49 +83,88 @@ class Calibration:
         )
 
 
+class Objective(StrEnum):
+    """What the stored threshold is chosen for."""
+
+    FALSE_ALARM_RATE = "false_alarm_rate"  # the operator's false-alarm budget, from good scores alone
+    BEST_F1 = "best_f1"  # the best balance of misses and false alarms on validation defects
+    CATCH = "catch"  # the highest threshold that still catches a share of the validation defects
+
+
 def calibrate(
     good_scores: np.ndarray,
     good_maps: np.ndarray,
     defect_scores: np.ndarray | None = None,
-    sigmas: float = DEFAULT_SIGMAS,
-    percentile: float = DEFAULT_PERCENTILE,
+    *,
+    objective: Objective = Objective.FALSE_ALARM_RATE,
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
+    catch_share: float = DEFAULT_CATCH_SHARE,
+    out_of_fold: bool = False,
     map_kind: MapKind = MapKind.ANOMALY,
     defect_maps: np.ndarray | None = None,
 ) -> Calibration:
-    """Choose a threshold from validation scores and the map's scale for its kind.
+    """Choose the threshold for ``objective`` and the map's scale for its kind.
 
-    An anomaly map's zero is the median good pixel; a mask's scale is fixed (0 to MASK_LEVEL); an
-    explanation's is a high percentile of every validation map, good and defect.
+    Every objective's threshold is kept in ``details["thresholds"]`` (best F1 and catch only when defect
+    scores exist), with the false-alarm and miss rates the stored one gives on these scores, so the wizard can
+    offer the others and show what each costs. An objective that needs defects falls back to the false-alarm
+    rate without them. An anomaly map's zero is the median good pixel; a mask's scale is fixed (0 to
+    MASK_LEVEL); an explanation's is a high percentile of every validation map, good and defect.
+
+    Args:
+        good_scores: scores of good images the model did not learn from (out of fold, or held out).
+        good_maps: their maps (or a sample), for the map's zero point.
+        defect_scores: scores of validation defects, when there are any.
+        objective: what the stored threshold is chosen for.
+        false_alarm_rate: the share of good parts allowed to fail, for ``FALSE_ALARM_RATE``.
+        catch_share: the share of defects that must fail, for ``CATCH``.
+        out_of_fold: whether ``good_scores`` include training images scored out of fold (recorded).
+        map_kind: what the maps mean.
+        defect_maps: maps of the validation defects (an explanation map's scale uses them).
     """
-    from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415 - scikit-learn takes seconds to import
+    # Imported here: scikit-learn and scipy take seconds, and the window needs only MapKind from this module.
+    from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415
+    from inspector_app.core.operating_point import (  # noqa: PLC0415
+        false_alarms_at, misses_at, threshold_for_false_alarm_rate, threshold_to_catch,
+    )
 
     good_scores = np.asarray(good_scores, np.float64)
     if good_scores.size == 0:
         msg = "calibration needs at least one held-out good image, got none"
         raise ValueError(msg)
+    defects = np.asarray(defect_scores if defect_scores is not None else [], np.float64)
     score_low = float(np.median(good_scores))
-    map_low = float(np.median(np.asarray(good_maps, np.float32))) if np.size(good_maps) else 0.0
-    mean, std = float(good_scores.mean()), float(good_scores.std())
-    from_sigma = mean + sigmas * std
-    from_percentile = float(np.percentile(good_scores, percentile))
-    details: dict[str, Any] = {
-        "good_count": int(good_scores.size),
-        "sigmas": sigmas,
-        "percentile": percentile,
-        "from_sigma": from_sigma,
-        "from_percentile": from_percentile,
-    }
-    if defect_scores is not None and len(defect_scores):
-        labels = np.r_[np.zeros(good_scores.size), np.ones(len(defect_scores))]
-        threshold, f1 = best_f1_threshold(labels, np.r_[good_scores, np.asarray(defect_scores, np.float64)])
-        details.update(defect_count=int(len(defect_scores)), best_f1=f1)
-        method = "best F1 on held-out good and defect images"
-    else:
-        threshold = max(from_sigma, from_percentile)
-        method = f"max(mean + {sigmas:g}σ, p{percentile:g}) of held-out good scores"
+    by_rate, tail_method = threshold_for_false_alarm_rate(good_scores, false_alarm_rate)
+    thresholds = {Objective.FALSE_ALARM_RATE.value: by_rate}
+    f1 = None
+    if defects.size:
+        labels = np.r_[np.zeros(good_scores.size), np.ones(defects.size)]
+        thresholds[Objective.BEST_F1.value], f1 = best_f1_threshold(labels, np.r_[good_scores, defects])
+        thresholds[Objective.CATCH.value] = threshold_to_catch(defects, catch_share)
+    chosen = Objective(objective) if Objective(objective).value in thresholds else Objective.FALSE_ALARM_RATE
+    threshold = thresholds[chosen.value]
     # A threshold at or below the typical good score would make the normalised scale meaningless.
     if threshold <= score_low:
-        threshold = score_low + max(std, abs(score_low) * 1e-3, 1e-6)
+        threshold = score_low + max(float(good_scores.std()), abs(score_low) * 1e-3, 1e-6)
+    method = {
+        Objective.FALSE_ALARM_RATE: f"{100 * false_alarm_rate:g} % false alarms: {tail_method}",
+        Objective.BEST_F1: f"best F1 on {good_scores.size} good and {defects.size} defect validation images",
+        Objective.CATCH: f"catch {100 * catch_share:g} % of {defects.size} validation defects",
+    }[chosen]
+    details: dict[str, Any] = {
+        "objective": chosen.value,
+        "target_false_alarm_rate": false_alarm_rate,
+        "catch_share": catch_share,
+        "good_count": int(good_scores.size),
+        "defect_count": int(defects.size),
+        "out_of_fold": out_of_fold,
+        "thresholds": thresholds,
+        "false_alarms": false_alarms_at(good_scores, threshold).to_json(),
+        "misses": misses_at(defects, threshold).to_json() if defects.size else None,
+    }
+    if f1 is not None:
+        details["best_f1"] = f1
+    map_low = float(np.median(np.asarray(good_maps, np.float32))) if np.size(good_maps) else 0.0
     map_low = min(map_low, threshold - 1e-6)
     if map_kind == MapKind.ANOMALY:
         return Calibration(float(threshold), score_low, map_low, method, details)

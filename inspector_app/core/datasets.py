@@ -346,6 +346,21 @@ def image_size(path: Path) -> tuple[int, int]:
             return image.size
 
 
+def typical_size(samples: Sequence[Sample], limit: int = 16) -> tuple[int, int] | None:
+    """The median (width, height) of up to ``limit`` images spread over ``samples``, from their headers;
+    None when none can be read."""
+    sizes = []
+    for sample in _spread(list(samples), limit):
+        try:
+            sizes.append(image_size(sample.path))
+        except _HEADER_ERRORS:
+            continue
+    if not sizes:
+        return None
+    widths, heights = zip(*sizes, strict=True)
+    return int(np.median(widths)), int(np.median(heights))
+
+
 def _spread(samples: list[Sample], limit: int | None) -> list[Sample]:
     """At most ``limit`` samples spread evenly over the list, so every folder is represented."""
     if limit is None or len(samples) <= limit:

@@ -5,7 +5,10 @@ scores). Where fewer than ``MIN_TAIL_COUNT`` good scores would lie above it, an 
 more than the largest score, so the scores above the 90th percentile are fitted with an exponential tail
 (peaks over threshold) and the quantile is read from the fit. Exponential, because an image score is the
 largest of many pixel values, and such maxima have exponential tails (the Gumbel case of extreme-value
-theory); a free-shape Pareto fit to a few dozen scores swung by ±50 % on synthetic data. The rate the threshold will give
+theory); a free-shape Pareto fit to a few dozen scores swung by ±50 % on synthetic data. With fewer than
+``MIN_FIT_COUNT`` scores above the 90th percentile there is no tail to fit: the scores are taken as normal,
+with the median and the median absolute deviation as centre and spread, so one odd good image among a
+dozen cannot decide the threshold. The rate the threshold will give
 is reported as the count of good scores above it with a 95 % Clopper–Pearson interval.
 """
 
@@ -20,6 +23,10 @@ from scipy import stats
 MIN_TAIL_COUNT = 10
 #: The share of good scores the tail fit uses (those above this quantile).
 TAIL_START = 0.90
+#: Fewest scores above TAIL_START to fit a tail to.
+MIN_FIT_COUNT = 5
+#: Scale from the median absolute deviation to the standard deviation of a normal distribution.
+MAD_TO_SIGMA = 1.4826
 CONFIDENCE = 0.95
 
 
@@ -91,12 +98,24 @@ def _fitted_tail_quantile(good: np.ndarray, rate: float) -> tuple[float, str]:
     """The (1 − rate) quantile from an exponential fit to the scores above the TAIL_START quantile."""
     start = float(np.quantile(good, TAIL_START))
     excess = good[good > start] - start
-    if excess.size < 5 or np.ptp(excess) <= 0:  # too few distinct scores to fit: the largest is the best guess
-        return float(good[-1]), f"largest of {good.size} good scores (too few to fit a tail)"
+    if excess.size < MIN_FIT_COUNT or np.ptp(excess) <= 0:
+        return _robust_normal_quantile(good, rate)
     tail_share = excess.size / good.size  # P(score > start)
     quantile = start + float(excess.mean()) * float(np.log(tail_share / rate))  # mean excess: the MLE of the scale
     method = f"exponential tail fitted to the top {100 * (1 - TAIL_START):g} % of {good.size} good scores"
     return max(quantile, start), method
+
+
+def _robust_normal_quantile(good: np.ndarray, rate: float) -> tuple[float, str]:
+    """The (1 − rate) quantile of a normal with the scores' median and robust spread; the largest score when
+    they have no spread."""
+    median = float(np.median(good))
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(good - median)))
+    if spread <= 0:
+        return float(good[-1]), f"largest of {good.size} good scores (they do not vary)"
+    z = float(stats.norm.ppf(1.0 - rate))
+    method = f"median + {z:.2f} × robust spread of {good.size} good scores (too few to fit a tail)"
+    return median + z * spread, method
 
 
 def threshold_to_catch(defect_scores: np.ndarray, share: float) -> float:

@@ -137,6 +137,12 @@ class Detector(abc.ABC):
         return {}
 
     @classmethod
+    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
+        """Settings for a dataset of ``width``×``height`` images, when the user chose none of the size settings,
+        and a sentence saying what was chosen ("" when nothing changed)."""
+        return config, ""
+
+    @classmethod
     def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
         """Seconds per epoch (or for the whole fit, without epochs) on the reference 2-core CPU; None when the
         family has no measured constant for these settings (no made-up figure)."""
@@ -162,6 +168,12 @@ class Detector(abc.ABC):
     def networks(self) -> dict[str, Any]:
         """The fitted Keras models by role; what ``infer`` does after them is numpy, so export saves these
         together with the arrays ``save`` writes."""
+
+    def out_of_fold_scores(self, good: np.ndarray, progress: Progress) -> np.ndarray | None:
+        """Scores of the good images just fitted on (``data.good``, same order), each from a model that did not
+        learn from that image, so calibration can rest on every good image; None when the family has no cheap
+        way, and calibration uses the held-out images alone."""
+        return None
 
     @abc.abstractmethod
     def save(self, folder: Path) -> None:

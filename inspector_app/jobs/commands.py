@@ -46,6 +46,13 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--extra-good", action="append", default=[], help="a text file listing more good images, one path a line")
     p.add_argument("--extra-defect", action="append", default=[],
                    help="a text file listing more defect images (e.g. confirmed in review), one path a line")
+    p.add_argument("--target-false-alarm-rate", type=float, metavar="R",
+                   help="share of good parts the threshold lets fail (default 0.01 = 1 %%)")
+    p.add_argument("--threshold-objective", choices=["false_alarm_rate", "best_f1", "catch"],
+                   help="what the threshold is chosen for (default: best_f1 for families that learn from "
+                        "defects, else false_alarm_rate)")
+    p.add_argument("--catch-share", type=float, metavar="S", help="with --threshold-objective catch: share of "
+                   "validation defects that must fail (default 0.95)")
     p.add_argument("--spec", help="a JSON training spec (the wizard writes one); other options override it")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     p.set_defaults(handler=cmd_train)
@@ -104,7 +111,8 @@ def build_spec(args: argparse.Namespace) -> Any:
             raise InspectorError(f"--set expects KEY=VALUE, got {item!r}")
         spec.config[key.strip()] = _parse_value(value)
     overrides = {"family": args.family, "name": args.name, "version": args.version, "notes": args.notes,
-                 "val_fraction": args.val_fraction, "seed": args.seed}
+                 "val_fraction": args.val_fraction, "seed": args.seed, "threshold_objective": args.threshold_objective,
+                 "target_false_alarm_rate": args.target_false_alarm_rate, "catch_share": args.catch_share}
     for key, value in overrides.items():
         if value is not None:
             setattr(spec, key, value)

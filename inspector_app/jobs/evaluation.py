@@ -17,6 +17,7 @@ from inspector_app.core import metrics
 from inspector_app.core.datasets import Sample, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask, resize, resize_map
+from inspector_app.core.operating_point import false_alarms_at, misses_at, rate_estimate
 from inspector_app.detectors.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class EvaluationResult:
     confusion: dict[str, Any]
     best_f1: dict[str, float]
     seconds: float
+    #: At the stored threshold and at the best-F1 threshold: F1, and false-alarm and miss rates with intervals.
+    operating_points: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +76,11 @@ def evaluate(
     threshold = model.calibration.threshold
     confusion = metrics.confusion_at(labels, scores, threshold)
     f1_threshold, f1 = metrics.best_f1_threshold(labels, scores)
+    points = {"stored threshold": _operating_point(labels, scores, threshold),
+              "best F1": _operating_point(labels, scores, f1_threshold)}
+    target = model.calibration.details.get("target_false_alarm_rate")
+    if target is not None and model.calibration.details.get("objective") == "false_alarm_rate":
+        points["stored threshold"]["target_false_alarm_rate"] = float(target)
     return EvaluationResult(
         model=str(model.ref),
         dataset=str(data_path),
@@ -90,7 +98,18 @@ def evaluate(
         best_f1={"threshold": f1_threshold, "f1": f1},
         seconds=round(time.monotonic() - started, 2),
         skipped=skipped,
+        operating_points=points,
     )
+
+
+def _operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """F1 and the two error rates (with 95 % intervals) a verdict at ``threshold`` gives on these images."""
+    failed = scores >= threshold
+    caught = int(np.sum(failed & labels))
+    f1 = 2 * caught / max(int(failed.sum()) + int(labels.sum()), 1)
+    return {"threshold": float(threshold), "f1": f1,
+            "false_alarms": false_alarms_at(scores[~labels], threshold).to_json(),
+            "misses": misses_at(scores[labels], threshold).to_json()}
 
 
 def _inspect_all(
@@ -135,6 +154,10 @@ def _inspect_all(
     return kept, np.array(scores), maps, masks, skipped
 
 
+def _rate_text(estimate: dict[str, Any]) -> str:
+    return rate_estimate(int(estimate["count"]), int(estimate["total"])).text()
+
+
 def format_table(result: EvaluationResult) -> str:
     """The metrics as a plain-text table for the terminal."""
 
@@ -155,6 +178,14 @@ def format_table(result: EvaluationResult) -> str:
         f"  {'missed defects':<28}{c['missed']} of {c['missed'] + c['caught']} ({c['miss_rate']:.1%})",
         f"  {'best F1':<28}{result.best_f1['f1']:.3f} at threshold {result.best_f1['threshold']:.5g}",
     ]
+    for name, point in result.operating_points.items():
+        target = point.get("target_false_alarm_rate")
+        aim = f" (target {100 * target:g} %)" if target is not None else ""
+        lines += [
+            f"  at {name} {point['threshold']:.5g}: F1 {point['f1']:.3f}",
+            f"  {'    false alarms':<28}{_rate_text(point['false_alarms'])}{aim}",
+            f"  {'    missed defects':<28}{_rate_text(point['misses'])}",
+        ]
     if result.skipped:
         lines.append(f"  skipped {len(result.skipped)} unreadable file(s): " + "; ".join(result.skipped[:5]))
     return "\n".join(lines)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.calibration import calibrate
-from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation
-from inspector_app.core.errors import DatasetError, TrainingCancelled
+from inspector_app.core.calibration import Objective, calibrate
+from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation, typical_size
+from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
@@ -100,14 +100,39 @@ def check_needs(detector: Detector, data: TrainingData) -> None:
         raise DatasetError(msg)
 
 
+def settings_for_data(family: type[Detector], spec: TrainingSpec, samples: list[Sample], progress: Progress) -> dict:
+    """The spec's settings, with what the family chooses for the data's image size when the user chose none."""
+    config = dict(spec.config)
+    size = typical_size([s for s in samples if s.label == GOOD])
+    if size is not None:
+        config, note = family.fit_to_image_size(config, *size)
+        if note:
+            progress(stage="data", message=note)
+            log.info("%s", note)
+    return config
+
+
+def _objective(spec: TrainingSpec, detector: Detector) -> Objective:
+    """The spec's threshold objective, or the family's default: best F1 when it learns from defects."""
+    if spec.threshold_objective:
+        try:
+            return Objective(spec.threshold_objective)
+        except ValueError:
+            known = ", ".join(o.value for o in Objective)
+            raise InspectorError(f"unknown threshold objective {spec.threshold_objective!r}; known: {known}") from None
+    return Objective.BEST_F1 if DEFECT in detector.needs else Objective.FALSE_ALARM_RATE
+
+
 def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> ModelRef:
     """Train, calibrate and save one version; raises TrainingCancelled on stop (nothing written)."""
     started = time.monotonic()
-    detector = detector_class(spec.family)(dict(spec.config))
+    family = detector_class(spec.family)
+    samples = gather_samples(spec)
+    detector = family(settings_for_data(family, spec, samples, progress))
     device = runtime.device_summary()
     progress(stage="device", message=device)
     log.info("training %s on %s", spec.family, device)
-    data = load_training_data(detector, gather_samples(spec), spec, progress)
+    data = load_training_data(detector, samples, spec, progress)
     val_files = data.summary.pop("val_files")
     check_needs(detector, data)
     progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
@@ -120,8 +145,11 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
     if data.val_defect is not None and len(data.val_defect):
         defect_out = detector.infer_batched(data.val_defect)
         defect_scores, defect_maps = defect_out.scores, defect_out.maps
-    calibration = calibrate(good_out.scores, good_out.maps, defect_scores, map_kind=detector.map_kind,
-                            defect_maps=defect_maps)
+    out_of_fold = detector.out_of_fold_scores(data.good, progress)
+    good_scores = good_out.scores if out_of_fold is None else np.r_[out_of_fold, good_out.scores]
+    calibration = calibrate(good_scores, good_out.maps, defect_scores, objective=_objective(spec, detector),
+                            false_alarm_rate=spec.target_false_alarm_rate, catch_share=spec.catch_share,
+                            out_of_fold=out_of_fold is not None, map_kind=detector.map_kind, defect_maps=defect_maps)
     if progress.should_stop():
         raise TrainingCancelled("training cancelled by the user")
     meta = {
@@ -136,6 +164,7 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
                 "details": report.details},
         "validation_scores": {
             "good": [float(s) for s in good_out.scores],
+            "good_out_of_fold": [] if out_of_fold is None else [float(s) for s in out_of_fold],
             "defect": [] if defect_scores is None else [float(s) for s in defect_scores],
             "good_files": val_files["good"],
             "defect_files": val_files["defect"] if defect_scores is not None else [],

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from inspector_app.core.calibration import DEFAULT_CATCH_SHARE, DEFAULT_FALSE_ALARM_RATE
 from inspector_app.core.errors import InspectorError
 
 
@@ -30,6 +31,11 @@ class TrainingSpec:
     activate: bool = False
     extra_good: list[str] = field(default_factory=list)
     extra_defect: list[str] = field(default_factory=list)
+    #: What the stored threshold is for: "false_alarm_rate", "best_f1", "catch", or "" for the family's default
+    #: (best F1 for families that learn from defects, else the false-alarm rate).
+    threshold_objective: str = ""
+    target_false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
+    catch_share: float = DEFAULT_CATCH_SHARE
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +62,9 @@ class TrainingSpec:
             activate=bool(data.get("activate", False)),
             extra_good=[str(p) for p in data.get("extra_good") or []],
             extra_defect=[str(p) for p in data.get("extra_defect") or []],
+            threshold_objective=str(data.get("threshold_objective") or ""),
+            target_false_alarm_rate=float(data.get("target_false_alarm_rate", DEFAULT_FALSE_ALARM_RATE)),
+            catch_share=float(data.get("catch_share", DEFAULT_CATCH_SHARE)),
         )
 
     def write(self, path: Path) -> Path:

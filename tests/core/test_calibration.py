@@ -7,26 +7,34 @@ import json
 import numpy as np
 import pytest
 
-from inspector_app.core.calibration import Calibration, MapKind, calibrate
+from inspector_app.core.calibration import Calibration, MapKind, Objective, calibrate
 
 
-def test_threshold_from_good_scores_is_above_nearly_all_of_them() -> None:
+def test_the_default_threshold_lets_the_target_share_of_good_parts_fail() -> None:
     rng = np.random.default_rng(0)
-    good = rng.normal(1.0, 0.1, 500)
-    cal = calibrate(good, good_maps=rng.random((5, 8, 8)))
-    assert (good < cal.threshold).mean() >= 0.99
-    assert cal.threshold >= good.mean() + 3 * good.std() - 1e-9
-    assert "held-out good" in cal.method
+    good = rng.normal(1.0, 0.1, 2000)
+    cal = calibrate(good, good_maps=rng.random((5, 8, 8)), false_alarm_rate=0.02)
+    assert (good >= cal.threshold).mean() == pytest.approx(0.02, abs=0.003)
+    assert cal.method.startswith("2 % false alarms") and cal.details["objective"] == "false_alarm_rate"
+    estimate = cal.details["false_alarms"]
+    assert estimate["low"] < 0.02 < estimate["high"] and estimate["total"] == 2000
+    assert cal.details["misses"] is None and set(cal.details["thresholds"]) == {"false_alarm_rate"}
 
 
-def test_best_f1_used_when_defects_exist() -> None:
+def test_best_f1_and_catch_need_defects_and_are_offered_beside_the_default() -> None:
     good = np.array([0.1, 0.2, 0.3, 0.35])
     defect = np.array([0.5, 0.6, 0.32])
-    cal = calibrate(good, np.zeros((1, 2, 2)), defect_scores=defect)
+    cal = calibrate(good, np.zeros((1, 2, 2)), defect_scores=defect, objective=Objective.BEST_F1)
     assert cal.method.startswith("best F1")
     # 0.32 flags all 3 defects and 1 good part: F1 = 6/7 ≈ 0.857, better than 0.5 (2 defects, F1 0.8).
     assert cal.threshold == pytest.approx(0.32)
     assert cal.details["best_f1"] == pytest.approx(6 / 7)
+    assert cal.details["misses"]["count"] == 0 and cal.details["false_alarms"]["count"] == 1
+    catch = calibrate(good, np.zeros((1, 2, 2)), defect_scores=defect, objective=Objective.CATCH, catch_share=0.6)
+    assert catch.threshold == pytest.approx(0.5) and catch.details["misses"]["count"] == 1
+    assert set(catch.details["thresholds"]) == {"false_alarm_rate", "best_f1", "catch"}
+    without = calibrate(good, np.zeros((1, 2, 2)), objective=Objective.BEST_F1)
+    assert without.details["objective"] == "false_alarm_rate"  # nothing to balance against
 
 
 def test_normalised_scale_zero_at_median_one_at_threshold() -> None:

@@ -59,3 +59,12 @@ def test_catching_a_share_of_defects_and_counting_misses() -> None:
 def test_a_rate_outside_zero_and_one_is_refused(rate: float) -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         threshold_for_false_alarm_rate(np.arange(10.0), rate)
+
+
+def test_a_dozen_scores_with_one_odd_image_give_a_threshold_that_image_does_not_decide() -> None:
+    rng = np.random.default_rng(4)
+    good = np.r_[rng.normal(3.0, 0.5, 11), 9.0]  # one odd good image
+    threshold, method = threshold_for_false_alarm_rate(good, 0.01)
+    assert "robust spread" in method
+    assert 3.0 + 1.5 * 0.5 < threshold < 9.0  # above the normal body, below the odd image
+    assert threshold_for_false_alarm_rate(np.full(12, 2.0), 0.01)[0] == 2.0  # no spread: the largest score

@@ -195,3 +195,25 @@ def test_keras_application_taps_exist() -> None:
     extractor = build_feature_extractor("mobilenet_v2", load_weights=False)
     shallow, deep = extractor(np.zeros((1, 64, 64, 3), np.float32))
     assert shallow.shape[1:3] == (8, 8) and deep.shape[1:3] == (4, 4)
+
+
+def test_out_of_fold_scores_never_use_an_images_own_patches() -> None:
+    """Each training image is scored against the memory without its own rows: the same score as a memory
+    built from the other rows alone, and an odd image that memorised itself scores high again."""
+    detector = PatchMemoryDetector({"image_size": 64, "layers": ["stride8", "stride16"], "coreset_fraction": 0.5})
+    good = parts(range(8), size=64)
+    good[3] = render_part(77, 64, defect="stain")[0]  # one odd "good" image
+    detector.fit(TrainingData(good=good, val_good=good[:0]), Progress())
+    out_of_fold = detector.out_of_fold_scores(good, Progress())
+    in_sample = detector.infer(good).scores
+    assert out_of_fold is not None and out_of_fold.shape == (8,)
+    assert (out_of_fold >= in_sample - 1e-4).all()
+    assert out_of_fold[3] > 1.5 * in_sample[3]  # its own patches had made it look normal
+    bank, owners = detector._bank, detector._bank_owner
+    assert bank is not None and owners is not None and (owners == 3).any()
+    without = PatchMemoryDetector(detector.config)
+    without._set_bank(bank[owners != 3])
+    assert without.infer(good[3:4]).scores[0] == pytest.approx(out_of_fold[3], rel=1e-4)
+    fresh = PatchMemoryDetector(detector.config)  # as loaded from disk: no owners, so no out-of-fold scores
+    fresh._set_bank(bank)
+    assert fresh.out_of_fold_scores(good, Progress()) is None

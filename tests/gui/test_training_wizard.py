@@ -148,7 +148,7 @@ def test_end_to_end_in_a_running_window(qtbot: Any, store: ModelStore, parts: Pa
         assert len(page.good) > 0 and len(page.defect) == 3 and len(page.files) == len(page.good) + 3
         moved = float(np.median(page.good))
         page.set_threshold(moved)
-        assert "of" in page.false_alarms.text() and "defect images" in page.misses.text()
+        assert f"of {len(page.good)})" in page.false_alarms.text() and "of 3)" in page.misses.text()
         qtbot.waitUntil(lambda: page.nearest.count() > 1, timeout=3000)
         wizard.next()
         assert wizard.currentId() == FINISH

@@ -19,6 +19,7 @@ from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.training_wizard import TrainingWizard
+from inspector_app.gui.training_wizard.calibration_page import CalibrationPage
 from inspector_app.gui.training_wizard.data_summary import summarize
 from inspector_app.gui.training_wizard.device_probe import DeviceProbe
 from inspector_app.gui.training_wizard.estimates import epoch_seconds, estimate_text
@@ -220,3 +221,35 @@ def test_train_menu_opens_one_non_modal_wizard(qtbot: Any, tmp_path: Path, monke
         first.close()
     finally:
         win.shutdown()
+
+
+def test_calibration_page_sets_the_threshold_for_the_chosen_aim(qtbot: Any, tmp_path: Path) -> None:
+    """Out-of-fold good scores count; a false-alarm target, catching every defect and best F1 each put the
+    line where they should, show the expected rates, and the stored method says which aim set it."""
+    store = ModelStore(tmp_path / "home")
+    good, oof, defect = [1.0, 2.0, 3.0, 4.0], [float(v) for v in range(5, 101)], [50.0, 60.0, 200.0]
+    calibration = {"threshold": 99.0, "score_low": 50.0, "map_low": 0.0, "method": "test",
+                   "details": {"objective": "false_alarm_rate", "target_false_alarm_rate": 0.02}}
+    ref = store.write_version("line", {"family": "autoencoder", "config": {}, "calibration": calibration,
+                                       "validation_scores": {"good": good, "defect": defect,
+                                                             "good_out_of_fold": oof}}, lambda folder: None)
+    job = TrainingJob()
+    job.model = str(ref)
+    page = CalibrationPage(job, store)
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert len(page.good) == 100 and page.target.value() == pytest.approx(2.0)
+    page.target.setValue(10.0)
+    page.apply.click()
+    assert page.threshold() == pytest.approx(np.quantile(good + oof, 0.9))
+    assert "10 of 100" in page.false_alarms.text() and "2 of 3" in page.misses.text()
+    page.objective.setCurrentIndex(page.objective.findData("catch"))
+    page.target.setValue(100.0)
+    page.apply.click()
+    assert page.threshold() == pytest.approx(50.0) and "0 of 3" in page.misses.text()
+    assert page.validatePage()
+    assert store.meta(ref)["calibration"]["method"].startswith("catch 100 %")
+    page.objective.setCurrentIndex(page.objective.findData("best_f1"))
+    page.apply.click()
+    page.histogram.line.setValue(70.0)  # dragged by hand afterwards
+    assert page.validatePage() and store.meta(ref)["calibration"]["method"] == "manual"

@@ -11,9 +11,11 @@ import pytest
 from helpers import tiny_parts_dataset
 from inspector_app.cli import build_parser
 from inspector_app.core.errors import InspectorError
+from inspector_app.core.images import save_image
 from inspector_app.detectors.base import DEFECT, GOOD, Progress
+from inspector_app.detectors.registry import detector_class
 from inspector_app.jobs.commands import build_spec
-from inspector_app.jobs.training import gather_samples, load_training_data
+from inspector_app.jobs.training import gather_samples, load_training_data, settings_for_data
 from inspector_app.jobs.training_spec import TrainingSpec
 
 
@@ -59,3 +61,22 @@ def test_confirmed_defects_join_the_defect_images_with_their_types(tmp_path: Pat
     assert set(data.defect_types + data.val_defect_types) == {DEFECT} and data.summary["extra_defect"] == len(loose)
     assert np.array_equal(data.defect[0].shape, (32, 32, 3))
     assert json.loads(json.dumps(spec.to_json()))["extra_defect"] == [str(p) for p in loose]
+
+
+def test_a_dataset_of_large_images_is_tiled_at_native_resolution_by_default(tmp_path: Path) -> None:
+    good = tmp_path / "large" / "good"
+    good.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        save_image(good / f"{i}.png", rng.integers(0, 255, (1000, 1000, 3), dtype=np.uint8))
+    spec = TrainingSpec("patch_memory", [str(tmp_path / "large")], "big")
+    events: list[dict] = []
+    family = detector_class("patch_memory")
+    config = settings_for_data(family, spec, gather_samples(spec), Progress(events.append))
+    assert config["tile_size"] == 224 and 992 <= config["image_size"] <= 1008
+    assert any("1000×1000" in e.get("message", "") and "tiles" in e["message"] for e in events)
+    chosen = TrainingSpec("patch_memory", [str(tmp_path / "large")], "big", {"image_size": 320})
+    assert settings_for_data(family, chosen, gather_samples(chosen), Progress()) == {"image_size": 320}
+    small = family.fit_to_image_size({}, 300, 260)
+    assert small == ({}, "")  # near the network's input: shrinking loses little
+    assert detector_class("autoencoder").fit_to_image_size({}, 1000, 1000) == ({}, "")

@@ -37,6 +37,10 @@ FORMAT = 1
 #: Seconds per training image for a whole ``train`` run at 224 px (features, coreset, calibration), from
 #: ``inspector-app bench --training`` on magnetic_tile on 2 shared CPU cores; tiles scale it by pixel count.
 S_PER_IMAGE_224 = 0.046
+#: Images at least this many times the network's input side are tiled at native resolution by default.
+TILE_FROM = 2.0
+#: The largest working side chosen by default (a 1024 px image is 36 tiles of 224 px: about 1 s an image here).
+MAX_NATIVE_SIDE = 1024
 
 
 class PatchMemoryDetector(Detector):
@@ -62,6 +66,21 @@ class PatchMemoryDetector(Detector):
         return {"image_size": 64, "layers": ["stride8", "stride16"]}
 
     @classmethod
+    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
+        """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
+        if "image_size" in config or "tile_size" in config:
+            return config, ""
+        tile = int(cls.default_config()["image_size"])
+        side = max(width, height)
+        if side < TILE_FROM * tile:
+            return config, ""
+        working = min(int(round(side / 16)) * 16, MAX_NATIVE_SIDE)
+        capped = " (capped; set image_size to go higher)" if working < side - 8 else ""
+        note = (f"images are {width}×{height}: inspecting them at {working} px{capped} in overlapping {tile} px "
+                f"tiles instead of shrinking them to {tile} px (set image_size and tile_size to change this)")
+        return {**config, "image_size": working, "tile_size": tile}, note
+
+    @classmethod
     def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
         geometry = cls(config)  # its own tiling geometry; nothing is loaded until it fits
         try:
@@ -77,6 +96,7 @@ class PatchMemoryDetector(Detector):
             self.config["layers"] = [part.strip() for part in layers.split(",") if part.strip()]
         self._network: Any = None
         self._bank: np.ndarray | None = None
+        self._bank_owner: np.ndarray | None = None  # the training image each bank row came from (fit only)
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
@@ -136,7 +156,7 @@ class PatchMemoryDetector(Detector):
     def fit(self, data: TrainingData, progress: Progress) -> FitReport:
         started = time.monotonic()
         network = self._ensure_network()
-        features = self._collect_features(np.asarray(data.good), network, progress)
+        features, owners = self._collect_features(np.asarray(data.good), network, progress)
         extracted = time.monotonic()
         wanted = int(round(float(self.config["coreset_fraction"]) * len(features)))
         count = min(wanted, int(self.config["max_bank_size"]))
@@ -155,6 +175,7 @@ class PatchMemoryDetector(Detector):
         if progress.should_stop():
             raise TrainingCancelled("training cancelled by the user")
         self._set_bank(features[chosen])
+        self._bank_owner = owners[chosen]
         finished = time.monotonic()
         details = {
             "train_images": int(len(data.good)),
@@ -169,8 +190,9 @@ class PatchMemoryDetector(Detector):
         log.info("patch memory fitted: %s", details)
         return FitReport(epochs_run=1, history={}, seconds=finished - started, details=details)
 
-    def _collect_features(self, images: np.ndarray, network: Any, progress: Progress) -> np.ndarray:
-        """Patch features of every good image, at most ``max_patches`` in total (kept patches drawn at random)."""
+    def _collect_features(self, images: np.ndarray, network: Any, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+        """Patch features of every good image, at most ``max_patches`` in total (kept patches drawn at random),
+        and the index of the image each came from."""
         if len(images) == 0:
             msg = "patch memory needs at least one good image to fit, got none"
             raise ValueError(msg)
@@ -189,7 +211,7 @@ class PatchMemoryDetector(Detector):
                 out[(start + i) * keep : (start + i + 1) * keep] = rows
             done = min(start + batch, len(images))
             progress(stage="features", fraction=done / len(images), message=f"features of {done}/{len(images)} images")
-        return out
+        return out, np.repeat(np.arange(len(images)), keep)
 
     def _set_bank(self, bank: np.ndarray) -> None:
         self._bank = np.ascontiguousarray(bank, np.float32)
@@ -204,13 +226,30 @@ class PatchMemoryDetector(Detector):
         _check_images(images)
         if len(images) == 0:
             return Inference(np.zeros(0, np.float32), np.zeros(images.shape[:3], np.float32))
-        tiles = self._tiles(images)
-        patch_maps = self._network.patch_scores(tiles)
-        size = self.image_size
-        maps = stitch(patch_maps, len(images), size, self.tile, self.origins)
-        maps = smooth_maps(maps, float(self.config["smoothing_sigma"]))
-        scores = maps.reshape(len(maps), -1).max(axis=1).astype(np.float32)
+        maps, scores = self._maps_and_scores(self._network.patch_scores(self._tiles(images)), len(images))
         return Inference(scores, upsample_maps(maps, images.shape[1], images.shape[2]))
+
+    def _maps_and_scores(self, patch_maps: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Tile patch distances → smoothed maps at the working size, and each image's score (the map's maximum)."""
+        maps = stitch(patch_maps, count, self.image_size, self.tile, self.origins)
+        maps = smooth_maps(maps, float(self.config["smoothing_sigma"]))
+        return maps, maps.reshape(len(maps), -1).max(axis=1).astype(np.float32)
+
+    def out_of_fold_scores(self, good: np.ndarray, progress: Progress) -> np.ndarray | None:
+        """Each training image scored against the memory without its own patches (leave one image out)."""
+        if self._bank is None or self._bank_owner is None or int(self._bank_owner.max(initial=-1)) >= len(good):
+            return None
+        scores = np.empty(len(good), np.float32)
+        for i in range(len(good)):
+            if progress.should_stop():
+                raise TrainingCancelled("training cancelled while calibrating")
+            own = np.flatnonzero(self._bank_owner == i)
+            patch_maps = self._network.patch_scores_without(self._tiles(good[i : i + 1]), self._bank, own)
+            scores[i] = self._maps_and_scores(patch_maps, 1)[1][0]
+            if i % 16 == 0 or i == len(good) - 1:
+                progress(stage="calibrate", fraction=(i + 1) / len(good),
+                         message="scoring each good image without its own patches")
+        return scores
 
     # -- files ----------------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -94,6 +94,21 @@ class PatchNetwork:
         spec = tf.TensorSpec([None, self.tile, self.tile, 3], tf.float32)
         self._score_fn = tf.function(self._score_graph, input_signature=[spec])
 
+    def patch_scores_without(self, tiles: np.ndarray, bank: np.ndarray, left_out: np.ndarray) -> np.ndarray:
+        """As :meth:`patch_scores`, against ``bank`` (M×D) with the rows ``left_out`` ignored: out-of-fold
+        scoring of a training image, whose own patches must not be its nearest neighbours."""
+        features = self.features(tiles)
+        queries = features.reshape(-1, self.dims)
+        query_sq = np.einsum("ij,ij->i", queries, queries)[:, None]
+        nearest = np.full(len(queries), np.inf, np.float32)
+        for start in range(0, len(bank), BANK_CHUNK):
+            chunk = bank[start : start + BANK_CHUNK]
+            distances = query_sq - 2.0 * (queries @ chunk.T) + np.einsum("ij,ij->i", chunk, chunk)[None, :]
+            own = left_out[(left_out >= start) & (left_out < start + len(chunk))] - start
+            distances[:, own] = np.inf
+            np.minimum(nearest, distances.min(axis=1), out=nearest)
+        return np.sqrt(np.maximum(nearest, 0.0)).reshape(features.shape[:3])
+
     def patch_scores(self, tiles: np.ndarray) -> np.ndarray:
         """Distance of every patch to its nearest bank member: N×tile×tile×3 → N×h×w float32."""
         if self._score_fn is None:

@@ -15,20 +15,30 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget, QWizardPage,
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QWizardPage,
 )
 
-from inspector_app.core.calibration import Calibration
+from inspector_app.core.calibration import Calibration, Objective
 from inspector_app.core.errors import ImageLoadError
 from inspector_app.core.images import load_image, thumbnail
-from inspector_app.core.metrics import confusion_at
+from inspector_app.core.metrics import best_f1_threshold
 from inspector_app.core.modelstore import ModelStore
+from inspector_app.core.operating_point import (
+    false_alarms_at, misses_at, threshold_for_false_alarm_rate, threshold_to_catch,
+)
 from inspector_app.gui.qimage import to_pixmap
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.score_histogram import ScoreHistogram, shared_bins
 
 NEAREST = 6
 THUMB = 96
+#: The objectives offered, with the label and the range (in %) of their target figure.
+OBJECTIVES = {
+    Objective.FALSE_ALARM_RATE: ("False-alarm rate at most", (0.01, 50.0)),
+    Objective.CATCH: ("Catch at least (of defects)", (1.0, 100.0)),
+    Objective.BEST_F1: ("Best F1 (balance misses and false alarms)", None),
+}
 
 
 class CalibrationPage(QWizardPage):
@@ -39,12 +49,19 @@ class CalibrationPage(QWizardPage):
         self.job = job
         self.store = store
         self.setTitle("5 · Calibration")
-        self.setSubTitle("Drag the threshold line: parts scoring at or above it fail. "
-                         "Scores are from images held out of training.")
+        self.setSubTitle("Choose what the threshold is for, or drag the line: parts scoring at or above it fail. "
+                         "Scores are from images the model did not learn from.")
         self.histogram = ScoreHistogram()
         self.spin = QDoubleSpinBox()
         self.spin.setKeyboardTracking(False)
         self.reset = QPushButton("Back to the calibrated threshold")
+        self.objective = QComboBox()
+        for objective, (label, _) in OBJECTIVES.items():
+            self.objective.addItem(label, objective.value)
+        self.target = QDoubleSpinBox()
+        self.target.setSuffix(" %")
+        self.target.setDecimals(2)
+        self.apply = QPushButton("Set the threshold for this")
         self.false_alarms = QLabel()
         self.misses = QLabel()
         self.method = QLabel()
@@ -63,12 +80,18 @@ class CalibrationPage(QWizardPage):
         self._nearest_timer.setInterval(150)
         self._nearest_timer.timeout.connect(self._fill_nearest)
         self._build_layout()
-        self.histogram.threshold_changed.connect(self._on_line)
+        self.histogram.threshold_changed.connect(self._on_drag)
         self.spin.valueChanged.connect(self._on_spin)
         self.reset.clicked.connect(self._reset)
+        self.objective.currentIndexChanged.connect(self._on_objective)
+        self.apply.clicked.connect(self._apply_objective)
+        self._method = ""
 
     def _build_layout(self) -> None:
         side = QFormLayout()
+        side.addRow("Aim", self.objective)
+        side.addRow("Target", self.target)
+        side.addRow("", self.apply)
         side.addRow("Threshold", self.spin)
         side.addRow("", self.reset)
         side.addRow("False alarms", self.false_alarms)
@@ -93,7 +116,8 @@ class CalibrationPage(QWizardPage):
             return
         meta = self.store.meta(ref)
         scores = meta.get("validation_scores", {})
-        self.good = np.asarray(scores.get("good", []), np.float64)
+        # Out-of-fold scores of the training images count too: calibration rested on all of them.
+        self.good = np.asarray(scores.get("good", []) + scores.get("good_out_of_fold", []), np.float64)
         self.defect = np.asarray(scores.get("defect", []), np.float64)
         self.files = _scored_files(scores)
         self.calibration = Calibration.from_json(meta["calibration"])
@@ -107,6 +131,8 @@ class CalibrationPage(QWizardPage):
         self.spin.setValue(threshold)
         self.spin.blockSignals(False)
         self.method.setText(f"Calibrated threshold {threshold:.4g}: {self.calibration.method}.")
+        self._method = ""
+        self._offer_objectives()
         self.histogram.set_scores(self.good, self.defect, threshold)
         self._update(threshold)
 
@@ -118,6 +144,10 @@ class CalibrationPage(QWizardPage):
         self.histogram.set_threshold(value)
         self._on_line(value)
 
+    def _on_drag(self, value: float) -> None:
+        self._method = ""  # placed by hand, no longer by an objective
+        self._on_line(value)
+
     def _on_line(self, value: float) -> None:
         self.spin.blockSignals(True)
         self.spin.setValue(value)
@@ -125,21 +155,61 @@ class CalibrationPage(QWizardPage):
         self._update(value)
 
     def _on_spin(self, value: float) -> None:
+        self._method = ""
         self.histogram.set_threshold(value)
         self._update(value)
 
     def _reset(self) -> None:
         if self.calibration is not None:
             self.set_threshold(self.calibration.threshold)
+            self._method = ""
+
+    def _offer_objectives(self) -> None:
+        """Best F1 and catching defects need validation defects; start on the objective calibration used."""
+        has_defects = len(self.defect) > 0
+        model = self.objective.model()
+        for row in range(self.objective.count()):
+            needs_defects = self.objective.itemData(row) != Objective.FALSE_ALARM_RATE.value
+            model.item(row).setEnabled(has_defects or not needs_defects)
+        details = self.calibration.details if self.calibration else {}
+        used = details.get("objective", Objective.FALSE_ALARM_RATE.value)
+        self.objective.setCurrentIndex(max(self.objective.findData(used), 0))
+        self._on_objective()
+        if used == Objective.FALSE_ALARM_RATE.value and "target_false_alarm_rate" in details:
+            self.target.setValue(100 * float(details["target_false_alarm_rate"]))
+        if used == Objective.CATCH.value and "catch_share" in details:
+            self.target.setValue(100 * float(details["catch_share"]))
+
+    def _on_objective(self) -> None:
+        objective = Objective(self.objective.currentData())
+        span = OBJECTIVES[objective][1]
+        self.target.setEnabled(span is not None)
+        if span is not None:
+            self.target.setRange(*span)
+            self.target.setValue(1.0 if objective == Objective.FALSE_ALARM_RATE else 95.0)
+
+    def _apply_objective(self) -> None:
+        """Put the line where the chosen objective wants it, on the scores shown."""
+        objective = Objective(self.objective.currentData())
+        share = self.target.value() / 100
+        if objective == Objective.FALSE_ALARM_RATE:
+            value, how = threshold_for_false_alarm_rate(self.good, share)
+            self._method = f"{100 * share:g} % false alarms: {how}"
+        elif objective == Objective.CATCH and len(self.defect):
+            value = threshold_to_catch(self.defect, share)
+            self._method = f"catch {100 * share:g} % of {len(self.defect)} validation defects"
+        elif objective == Objective.BEST_F1 and len(self.defect):
+            labels = np.r_[np.zeros(len(self.good)), np.ones(len(self.defect))]
+            value, _ = best_f1_threshold(labels, np.r_[self.good, self.defect])
+            self._method = f"best F1 on {len(self.good)} good and {len(self.defect)} defect validation images"
+        else:
+            return
+        self.set_threshold(value)
 
     def _update(self, threshold: float) -> None:
-        labels = np.r_[np.zeros(len(self.good)), np.ones(len(self.defect))]
-        counts = confusion_at(labels, np.r_[self.good, self.defect], threshold)
-        good_total = counts.true_pass + counts.false_alarm
-        self.false_alarms.setText(f"{counts.false_alarm} of {good_total} good images "
-                                  f"({100 * counts.false_alarm_rate:.1f} %)")
+        self.false_alarms.setText(f"expected {false_alarms_at(self.good, threshold).text()}")
         if len(self.defect):
-            self.misses.setText(f"{counts.missed} of {len(self.defect)} defect images ({100 * counts.miss_rate:.1f} %)")
+            self.misses.setText(f"expected {misses_at(self.defect, threshold).text()}")
         else:
             self.misses.setText("unknown — no defect images were held out")
         self._nearest_timer.start()
@@ -195,7 +265,7 @@ class CalibrationPage(QWizardPage):
             return False
         chosen = self.threshold()
         if not math.isclose(chosen, self.calibration.threshold, rel_tol=1e-9, abs_tol=1e-12):
-            moved = self.calibration.with_threshold(chosen)
+            moved = self.calibration.with_threshold(chosen, self._method or "manual")
             self.store.update_meta(ref, {"calibration": moved.to_json()})
             self.calibration = moved
         return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inspector_app.core.datasets import MIN_GOOD_IMAGES, Sample, open_dataset, split_validation
+from inspector_app.core.datasets import MIN_GOOD_IMAGES, Sample, open_dataset, split_validation, typical_size
 from inspector_app.core.errors import InspectorError
 from inspector_app.detectors.base import DEFECT, GOOD, MASK
 
@@ -39,6 +39,8 @@ class DataSummary:
     val_good: int = 0
     val_defect: int = 0
     examples: list[Sample] = field(default_factory=list)
+    #: Median (width, height) of the good images, from their headers; None when unknown.
+    image_size: tuple[int, int] | None = None
 
     @property
     def usable(self) -> bool:
@@ -100,6 +102,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
     _describe_split(summary, samples, val_fraction, seed)
     summary.examples = _examples(samples, examples)
+    summary.image_size = typical_size([s for s in samples if s.label == GOOD])
     if not folders and not samples:
         summary.error = "choose a dataset folder"
     return summary

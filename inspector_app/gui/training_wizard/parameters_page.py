@@ -63,6 +63,9 @@ class ParametersPage(QWizardPage):
         self.device.setWordWrap(True)
         self.problem = QLabel()
         self.problem.setStyleSheet("color: #cf222e;")
+        self.size_note = QLabel()  # what the family chose for the data's image size
+        self.size_note.setWordWrap(True)
+        self.size_note.setStyleSheet("color: #57606a;")
         self.editors: dict[str, Editor] = {}
         self._family = ""
         self._build_layout()
@@ -79,6 +82,7 @@ class ParametersPage(QWizardPage):
         settings = QGroupBox("Settings")
         inner = QVBoxLayout(settings)
         inner.addLayout(self.main_form)
+        inner.addWidget(self.size_note)
         buttons = QHBoxLayout()
         buttons.addWidget(self.advanced_toggle)
         buttons.addStretch(1)
@@ -120,6 +124,7 @@ class ParametersPage(QWizardPage):
             while form.rowCount():
                 form.removeRow(0)
         self.editors = {}
+        defaults = self._fitted_to_data(family, defaults)
         main = [k for k, setting in family.settings.items() if setting.main and k in defaults]
         rest = [k for k in defaults if k not in main]
         for key in main + rest:
@@ -132,6 +137,17 @@ class ParametersPage(QWizardPage):
         self.advanced_toggle.setVisible(bool(rest))
         self._family = self.job.family
 
+    def _fitted_to_data(self, family: type, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The family's choice for the data's image size (large images: tiles at native resolution), shown
+        with its reason, unless the job already carries settings (a retrain or an earlier visit)."""
+        summary = self.job.data_summary
+        self.size_note.setText("")
+        if self.job.config or summary is None or summary.image_size is None:
+            return defaults
+        chosen, note = family.fit_to_image_size({}, *summary.image_size)
+        self.size_note.setText(f"Proposed for this data: {note}." if note else "")
+        return {**defaults, **chosen}
+
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
         self.advanced_toggle.setText(("▾" if shown else "▸") + " Advanced")
@@ -140,6 +156,7 @@ class ParametersPage(QWizardPage):
         defaults = detector_class(self.job.family).default_config()
         for key, editor in self.editors.items():
             editor.set(defaults[key])
+        self.size_note.setText("")
 
     def config(self) -> dict[str, Any]:
         return {key: editor.get() for key, editor in self.editors.items()}
