@@ -27,6 +27,7 @@ from inspector_app.core.demo_parts import DEFECT_KINDS, render_part
 from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.gui.training_wizard import TrainingWizard
+from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger("wizard_screens")
 NAME = "flanges"
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         initial["family"] = args.family
     if args.page >= 4:  # small settings, so page 4 shows several epochs within seconds
         initial.update(family="autoencoder", name=NAME, config={**CONFIG, "epochs": 400})
-    wizard = TrainingWizard(ModelStore(home), initial=initial, device=args.device)
+    wizard = TrainingWizard(ModelStore(home), initial=TrainingSpec.from_json(initial), device=args.device)
     wizard.ask = lambda title, text, buttons: buttons[-1]  # type: ignore[method-assign]
     wizard.show()
     if model:
