@@ -91,6 +91,31 @@ class Objective(StrEnum):
     CATCH = "catch"  # the highest threshold that still catches a share of the validation defects
 
 
+def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_scores: np.ndarray,
+                        share: float) -> tuple[float, str, float | None] | None:
+    """The threshold ``objective`` asks for on these scores, a sentence saying how it was found, and the F1
+    there (best F1 only); None when the objective needs defect scores and there are none.
+
+    ``share`` is the false-alarm rate for ``FALSE_ALARM_RATE`` and the share of defects to catch for ``CATCH``.
+    """
+    # Imported here: scikit-learn and scipy take seconds, and the window needs only MapKind from this module.
+    from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415
+    from inspector_app.core.operating_point import threshold_for_false_alarm_rate, threshold_to_catch  # noqa: PLC0415
+
+    good = np.asarray(good_scores, np.float64)
+    defects = np.asarray(defect_scores, np.float64)
+    if objective == Objective.FALSE_ALARM_RATE:
+        value, how = threshold_for_false_alarm_rate(good, share)
+        return value, f"{100 * share:g} % false alarms: {how}", None
+    if defects.size == 0:
+        return None
+    if objective == Objective.CATCH:
+        return threshold_to_catch(defects, share), f"catch {100 * share:g} % of {defects.size} validation defects", None
+    labels = np.r_[np.zeros(good.size), np.ones(defects.size)]
+    value, f1 = best_f1_threshold(labels, np.r_[good, defects])
+    return value, f"best F1 on {good.size} good and {defects.size} defect validation images", f1
+
+
 def calibrate(
     good_scores: np.ndarray,
     good_maps: np.ndarray,
@@ -122,11 +147,7 @@ def calibrate(
         map_kind: what the maps mean.
         defect_maps: maps of the validation defects (an explanation map's scale uses them).
     """
-    # Imported here: scikit-learn and scipy take seconds, and the window needs only MapKind from this module.
-    from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415
-    from inspector_app.core.operating_point import (  # noqa: PLC0415
-        false_alarms_at, misses_at, threshold_for_false_alarm_rate, threshold_to_catch,
-    )
+    from inspector_app.core.operating_point import false_alarms_at, misses_at  # noqa: PLC0415 - scipy, as above
 
     good_scores = np.asarray(good_scores, np.float64)
     if good_scores.size == 0:
@@ -134,23 +155,15 @@ def calibrate(
         raise ValueError(msg)
     defects = np.asarray(defect_scores if defect_scores is not None else [], np.float64)
     score_low = float(np.median(good_scores))
-    by_rate, tail_method = threshold_for_false_alarm_rate(good_scores, false_alarm_rate)
-    thresholds = {Objective.FALSE_ALARM_RATE.value: by_rate}
-    f1 = None
-    if defects.size:
-        labels = np.r_[np.zeros(good_scores.size), np.ones(defects.size)]
-        thresholds[Objective.BEST_F1.value], f1 = best_f1_threshold(labels, np.r_[good_scores, defects])
-        thresholds[Objective.CATCH.value] = threshold_to_catch(defects, catch_share)
-    chosen = Objective(objective) if Objective(objective).value in thresholds else Objective.FALSE_ALARM_RATE
-    threshold = thresholds[chosen.value]
+    shares = {Objective.FALSE_ALARM_RATE: false_alarm_rate, Objective.CATCH: catch_share, Objective.BEST_F1: 0.0}
+    found = {o: objective_threshold(o, good_scores, defects, share) for o, share in shares.items()}
+    thresholds = {o.value: point[0] for o, point in found.items() if point is not None}
+    chosen = Objective(objective) if found[Objective(objective)] is not None else Objective.FALSE_ALARM_RATE
+    threshold, method, _ = found[chosen]
     # A threshold at or below the typical good score would make the normalised scale meaningless.
     if threshold <= score_low:
         threshold = score_low + max(float(good_scores.std()), abs(score_low) * 1e-3, 1e-6)
-    method = {
-        Objective.FALSE_ALARM_RATE: f"{100 * false_alarm_rate:g} % false alarms: {tail_method}",
-        Objective.BEST_F1: f"best F1 on {good_scores.size} good and {defects.size} defect validation images",
-        Objective.CATCH: f"catch {100 * catch_share:g} % of {defects.size} validation defects",
-    }[chosen]
+    f1 = None if found[Objective.BEST_F1] is None else found[Objective.BEST_F1][2]
     details: dict[str, Any] = {
         "objective": chosen.value,
         "target_false_alarm_rate": false_alarm_rate,

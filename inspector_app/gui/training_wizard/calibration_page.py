@@ -19,14 +19,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from inspector_app.core.calibration import Calibration, Objective
+from inspector_app.core.calibration import Calibration, Objective, objective_threshold
 from inspector_app.core.errors import ImageLoadError
 from inspector_app.core.images import load_image, thumbnail
-from inspector_app.core.metrics import best_f1_threshold
 from inspector_app.core.modelstore import ModelStore
-from inspector_app.core.operating_point import (
-    false_alarms_at, misses_at, threshold_for_false_alarm_rate, threshold_to_catch,
-)
+from inspector_app.core.operating_point import false_alarms_at, misses_at
 from inspector_app.gui.qimage import to_pixmap
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.score_histogram import ScoreHistogram, shared_bins
@@ -190,21 +187,11 @@ class CalibrationPage(QWizardPage):
 
     def _apply_objective(self) -> None:
         """Put the line where the chosen objective wants it, on the scores shown."""
-        objective = Objective(self.objective.currentData())
-        share = self.target.value() / 100
-        if objective == Objective.FALSE_ALARM_RATE:
-            value, how = threshold_for_false_alarm_rate(self.good, share)
-            self._method = f"{100 * share:g} % false alarms: {how}"
-        elif objective == Objective.CATCH and len(self.defect):
-            value = threshold_to_catch(self.defect, share)
-            self._method = f"catch {100 * share:g} % of {len(self.defect)} validation defects"
-        elif objective == Objective.BEST_F1 and len(self.defect):
-            labels = np.r_[np.zeros(len(self.good)), np.ones(len(self.defect))]
-            value, _ = best_f1_threshold(labels, np.r_[self.good, self.defect])
-            self._method = f"best F1 on {len(self.good)} good and {len(self.defect)} defect validation images"
-        else:
-            return
-        self.set_threshold(value)
+        found = objective_threshold(Objective(self.objective.currentData()), self.good, self.defect,
+                                    self.target.value() / 100)
+        if found is not None:
+            value, self._method, _ = found
+            self.set_threshold(value)
 
     def _update(self, threshold: float) -> None:
         self.false_alarms.setText(f"expected {false_alarms_at(self.good, threshold).text()}")
