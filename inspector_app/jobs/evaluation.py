@@ -17,7 +17,7 @@ from inspector_app.core import metrics
 from inspector_app.core.datasets import Sample, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask, resize, resize_map
-from inspector_app.core.operating_point import false_alarms_at, misses_at, rate_estimate
+from inspector_app.core.operating_point import rate_estimate
 from inspector_app.detectors.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,8 @@ def evaluate(
     threshold = model.calibration.threshold
     confusion = metrics.confusion_at(labels, scores, threshold)
     f1_threshold, f1 = metrics.best_f1_threshold(labels, scores)
-    points = {"stored threshold": _operating_point(labels, scores, threshold),
-              "best F1": _operating_point(labels, scores, f1_threshold)}
+    points = {"stored threshold": _operating_point(confusion, threshold),
+              "best F1": _operating_point(metrics.confusion_at(labels, scores, f1_threshold), f1_threshold)}
     target = model.calibration.details.get("target_false_alarm_rate")
     if target is not None and model.calibration.details.get("objective") == "false_alarm_rate":
         points["stored threshold"]["target_false_alarm_rate"] = float(target)
@@ -102,14 +102,12 @@ def evaluate(
     )
 
 
-def _operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
-    """F1 and the two error rates (with 95 % intervals) a verdict at ``threshold`` gives on these images."""
-    failed = scores >= threshold
-    caught = int(np.sum(failed & labels))
-    f1 = 2 * caught / max(int(failed.sum()) + int(labels.sum()), 1)
+def _operating_point(counts: metrics.Confusion, threshold: float) -> dict[str, Any]:
+    """F1 and the two error rates (with 95 % intervals) of the verdicts ``counts`` holds at ``threshold``."""
+    f1 = 2 * counts.caught / max(2 * counts.caught + counts.false_alarm + counts.missed, 1)
     return {"threshold": float(threshold), "f1": f1,
-            "false_alarms": false_alarms_at(scores[~labels], threshold).to_json(),
-            "misses": misses_at(scores[labels], threshold).to_json()}
+            "false_alarms": rate_estimate(counts.false_alarm, counts.false_alarm + counts.true_pass).to_json(),
+            "misses": rate_estimate(counts.missed, counts.missed + counts.caught).to_json()}
 
 
 def _inspect_all(
