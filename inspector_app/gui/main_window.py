@@ -554,13 +554,51 @@ class MainWindow(QMainWindow):
         return str(value) if value else None
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        if not self._training_allows_close():
+            event.ignore()
+            return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.shutdown()
         super().closeEvent(event)
 
+    def _training_allows_close(self) -> bool:
+        """Closing while a training child runs asks once: keep training (the window stays open, so the
+        child keeps running and its version is written), or stop the child, wait for it, and quit."""
+        wizard = getattr(self, "training_wizard", None)
+        if wizard is None or not wizard.isVisible():
+            return True
+        if not wizard.process.running():
+            wizard.reject()  # its own question about a version trained but not finished
+            return not wizard.isVisible()
+        choice = self.ask("Training is running",
+                          "Closing the window now would end the training and write no version.\n\n"
+                          "Keep training: the window stays open and the new version is saved when training "
+                          "ends. Stop training and quit: the training stops and nothing is written.",
+                          ["Keep training", "Stop training and quit"])
+        if choice != "Stop training and quit":
+            wizard.raise_()
+            wizard.activateWindow()
+            return False
+        wizard.stop_and_close()
+        return True
+
+    def ask(self, title: str, text: str, buttons: list[str]) -> str:
+        """A question with named buttons; Escape or closing the box answers the first (tests replace this)."""
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self)
+        made = {box.addButton(name, QMessageBox.ButtonRole.AcceptRole if i == 0 else
+                              QMessageBox.ButtonRole.DestructiveRole): name for i, name in enumerate(buttons)}
+        first = next(iter(made))
+        box.setDefaultButton(first)
+        box.setEscapeButton(first)
+        box.exec()
+        return made.get(box.clickedButton(), buttons[0])
+
     def shutdown(self) -> None:
         """Stop threads in order: reader first (no new frames), then the worker."""
+        wizard = getattr(self, "training_wizard", None)
+        if wizard is not None and wizard.process.running():  # never leave a QProcess running as we go
+            wizard.stop_and_close()
         self.paint_timer.stop()
         self._stop_reader()
         self.worker.stop()

@@ -102,6 +102,16 @@ class TrainingProcess(QObject):
         self.process.terminate()
         self._kill_timer.start(KILL_AFTER_MS)
 
+    def stop_and_wait(self) -> None:
+        """Cancel and block until the child has ended (killed after KILL_AFTER_MS): for quitting the app."""
+        if not self.running():
+            return
+        assert self.process is not None
+        self.cancel()
+        if not self.process.waitForFinished(KILL_AFTER_MS):
+            self.process.kill()
+            self.process.waitForFinished(3000)
+
     def _kill(self) -> None:
         if self.running():
             assert self.process is not None

@@ -3,6 +3,7 @@
 Opened non-modally from the Train menu, so the inspection window keeps running underneath. The child writes
 the new version when training ends; the last two pages only adjust its metadata and activate it. Closing the
 wizard stops a running child (no version is written) and offers to discard a version that was never finished.
+Closing the inspection window during training asks there, once; stopping from there waits for the child.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget, QWizard
 
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.modelstore import ModelStore
@@ -124,6 +125,13 @@ class TrainingWizard(QWizard):
                 self.discard_version()
         self.probe.stop()
         super().reject()
+
+    def stop_and_close(self) -> None:
+        """Stop a running child and wait for it, then close without questions (the window is quitting and
+        has asked already). The child writes nothing when stopped; no QProcess is left running."""
+        self.process.stop_and_wait()
+        self.probe.stop()
+        QDialog.done(self, QDialog.DialogCode.Rejected)
 
     def _discard_clicked(self) -> None:
         ref = self.job.ref()

@@ -1,0 +1,326 @@
+"""What a new operator meets on day one (issue 20): closing during training, the score scale, a lost source,
+the window's size, a worse retrained version, File ▸ Open, and scores above the chart's top.
+
+Every test here failed on the code before the fix it covers (checked by running it against that code).
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from helpers import BrightFailsModel
+from inspector_app.core.calibration import Calibration
+from inspector_app.core.captures import CaptureStore
+from inspector_app.core.demo_parts import render_part
+from inspector_app.core.images import save_image
+from inspector_app.core.modelstore import ModelRef, ModelStore
+from inspector_app.core.sources import CameraSource
+from inspector_app.detectors.loaded_model import Inspection
+from inspector_app.gui.inspection.score_chart import ScoreChart
+from inspector_app.gui.inspection.source_panel import SourceSpec
+from inspector_app.gui.inspection.verdict_banner import BannerState
+from inspector_app.gui.main_window import MainWindow
+from inspector_app.gui.review.grid import ReviewGrid
+from inspector_app.gui.review.retrain_comparison import RetrainComparison
+from inspector_app.gui.training_wizard import TrainingWizard
+from inspector_app.gui.training_wizard.device_probe import DeviceProbe
+from inspector_app.gui.training_wizard.finish_page import FinishPage
+from inspector_app.gui.training_wizard.job_model import TrainingJob
+
+
+class OffsetModel(BrightFailsModel):
+    """Score = mean brightness, threshold 0.5, but a typical good part scores 0.3 (``score_low``)."""
+
+    def __init__(self, ref: ModelRef, delay: float = 0.0) -> None:
+        super().__init__(ref, delay)
+        self.calibration = Calibration(threshold=0.5, score_low=0.3, map_low=0.0, method="fake")
+
+
+def loader_of(model_class: type) -> Any:
+    return lambda _store, ref: model_class(ref)
+
+
+def make_folder(folder: Path, values: list[int]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, v in enumerate(values):
+        save_image(folder / f"img_{i:03d}.png", np.full((24, 32, 3), v, np.uint8))
+    return folder
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path) -> Any:
+    built: list[MainWindow] = []
+
+    def build(loader: Any = loader_of(BrightFailsModel), captures: CaptureStore | None = None,
+              settings_file: str = "settings.ini") -> MainWindow:
+        store = ModelStore(tmp_path / "data")
+        settings = QSettings(str(tmp_path / settings_file), QSettings.Format.IniFormat)
+        win = MainWindow(store, settings, loader=loader, captures=captures)
+        qtbot.addWidget(win)
+        win.show()
+        built.append(win)
+        return win
+
+    yield build
+    for win in built:
+        win.shutdown()
+
+
+def load(qtbot: Any, win: MainWindow, name: str = "widget") -> None:
+    with qtbot.waitSignal(win.worker.model_loaded, timeout=5000):
+        win.choose_model(ModelRef(name, "v1"))
+
+
+# -- 1: closing the window while training -------------------------------------------------------------------
+FAKE_CHILD = textwrap.dedent("""
+    import json, signal, sys, time
+    def stop(*_):
+        print(json.dumps({"event": "cancelled", "message": "stopped"}), flush=True)
+        sys.exit(130)
+    signal.signal(signal.SIGTERM, stop)
+    print(json.dumps({"event": "progress", "stage": "train", "epoch": 0, "epochs": 50}), flush=True)
+    seconds = float(sys.argv[1])
+    end = time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.05)
+    print(json.dumps({"event": "done", "model": "parts@v9"}), flush=True)
+""")
+
+
+@pytest.fixture
+def training(qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A window with the wizard open and a fake training child running for ``seconds``."""
+    monkeypatch.setattr(DeviceProbe, "known", "CPU only")
+    script = tmp_path / "child.py"
+    script.write_text(FAKE_CHILD, encoding="utf-8")
+
+    def start(seconds: float) -> tuple[MainWindow, TrainingWizard, list[str]]:
+        win = window()
+        asked: list[str] = []
+        wizard = TrainingWizard(win.store, win, command=[sys.executable, str(script), str(seconds)])
+        wizard.ask = lambda title, text, buttons: asked.append(title) or buttons[-1]  # type: ignore[method-assign]
+        win.training_wizard = wizard
+        wizard.show()
+        spec = tmp_path / "spec.json"
+        spec.write_text("{}", encoding="utf-8")
+        with qtbot.waitSignal(wizard.process.progress, timeout=10000):
+            wizard.process.start(spec)
+        return win, wizard, asked
+
+    return start
+
+
+def test_keep_training_keeps_the_window_and_the_child(qtbot: Any, training: Any) -> None:
+    win, wizard, asked = training(30)
+    win.ask = lambda title, text, buttons: asked.append(title) or "Keep training"  # type: ignore[method-assign]
+    win.close()
+    qtbot.wait(300)
+    assert len(asked) == 1, asked  # one question, not one from the window and another from the wizard
+    assert win.isVisible() and wizard.isVisible()
+    assert wizard.process.running() and win.worker.isRunning()
+    with qtbot.waitSignal(wizard.process.finished, timeout=15000):
+        wizard.process.cancel()
+
+
+def test_keep_training_lets_it_finish_and_the_version_arrive(qtbot: Any, training: Any) -> None:
+    win, wizard, asked = training(1.0)
+    win.ask = lambda title, text, buttons: asked.append(title) or "Keep training"  # type: ignore[method-assign]
+    with qtbot.waitSignal(wizard.process.finished, timeout=15000) as finished:
+        win.close()
+    assert finished.args[0] and finished.args[1] == "parts@v9"
+    assert wizard.job.model == "parts@v9" and win.isVisible()
+
+
+def test_stop_and_quit_ends_the_child_before_the_window(qtbot: Any, training: Any, qtlog: Any) -> None:
+    win, wizard, asked = training(30)
+    win.ask = lambda title, text, buttons: asked.append(title) or "Stop training and quit"  # type: ignore[method-assign]
+    pid = wizard.process.pid()
+    win.close()
+    assert len(asked) == 1, asked
+    assert not wizard.process.running() and not win.isVisible() and not win.worker.isRunning()
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+    assert not [m for m in qtlog.records if "Destroyed while process" in m.message]
+
+
+# -- 2: "N× threshold" is score ÷ threshold ----------------------------------------------------------------
+def test_banner_chart_and_grid_show_score_divided_by_threshold(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    win = window(loader_of(OffsetModel))
+    load(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(make_folder(tmp_path / "imgs", [51]))))  # score 0.2, threshold 0.5
+    qtbot.waitUntil(lambda: len(results) == 1, timeout=5000)
+    qtbot.waitUntil(lambda: win.banner.state == BannerState.PASS, timeout=2000)
+    assert "0.40× threshold" in win.banner.detail
+    assert list(win.chart._scores) == pytest.approx([0.4])
+    grid = ReviewGrid()
+    qtbot.addWidget(grid)
+    with CaptureStore(tmp_path / "caps") as captures:
+        captures.record(np.zeros((8, 8, 3), np.uint8), source="line", frame_index=0, model_name="m",
+                        model_version="v1", score=3.53, normalised_score=0.0, threshold=19.34, failed=False)
+        grid.set_records(captures.query(order="oldest"))
+    assert grid.item(0).text().startswith("0.18×")
+    grid.close_loader()
+
+
+# -- 3: a lost source says so until it comes back --------------------------------------------------------------
+class AbsentCapture:
+    def isOpened(self) -> bool:  # noqa: N802 - cv2 API
+        return False
+
+    def read(self) -> tuple[bool, None]:
+        return False, None
+
+    def release(self) -> None:
+        pass
+
+
+def test_a_lost_source_stays_lost_without_the_previous_picture(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    win = window()
+    load(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(make_folder(tmp_path / "imgs", [200, 10, 200]))))
+    qtbot.waitUntil(lambda: win.status_label.text() == "end of source" and len(results) == 3, timeout=5000)
+    qtbot.wait(100)
+    assert win.view.drawn_size != (0, 0)
+    camera = CameraSource(3, opener=lambda _d: AbsentCapture(), backoff=(0.05, 0.2))
+    win.open_source(SourceSpec("camera", "3"), source=camera)
+    qtbot.waitUntil(lambda: win.banner.state == BannerState.SOURCE_LOST, timeout=5000)
+    with qtbot.waitSignal(win.worker.model_loaded, timeout=5000):
+        win.choose_model(ModelRef("other", "v1"))  # a model loaded while the camera is away
+    qtbot.wait(200)
+    assert win.banner.state == BannerState.SOURCE_LOST
+    assert "end of source" not in win.status_label.text() and "lost" in win.status_label.text()
+    assert win.view.drawn_size == (0, 0)  # no frame of the folder presented as the camera's
+    assert win.counters.labels["inspected"].text() == "0"
+
+
+# -- 4: the window fits its screen ---------------------------------------------------------------------------
+def test_the_window_fits_a_small_screen_with_review_open(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    with CaptureStore(tmp_path / "caps") as captures:
+        win = window(captures=captures)
+        win.open_review()
+        qtbot.wait(50)
+        minimum = win.minimumSizeHint().expandedTo(win.minimumSize())
+        # 1600×1000 at 200 % scaling is 800×500 logical pixels; leave room for a title bar and a panel.
+        assert minimum.width() <= 760 and minimum.height() <= 440, minimum
+        screen = win.screen().availableGeometry()
+        assert win.width() <= screen.width() and win.height() <= screen.height()
+        win.shutdown()
+
+
+def test_a_restored_geometry_is_clamped_and_full_screen_docks_come_back(qtbot: Any, window: Any) -> None:
+    win = window(settings_file="shared.ini")
+    win.resize(2706, 1332)
+    win.toggle_fullscreen()
+    qtbot.wait(50)
+    win.close()
+    again = window(settings_file="shared.ini")
+    qtbot.wait(50)
+    screen = again.screen().availableGeometry()
+    assert again.width() <= screen.width() and again.height() <= screen.height(), (again.size(), screen)
+    assert screen.contains(again.geometry().topLeft())
+    assert not again.side_dock.isHidden() and not again.log_dock.isHidden()
+
+
+# -- 5: a worse retrained version is not activated by default --------------------------------------------------
+class BrightnessModel:
+    def __init__(self, ref: ModelRef, limit: float) -> None:
+        self.ref = ref
+        self.limit = limit
+
+    def inspect(self, images: np.ndarray) -> Inspection:
+        scores = images.reshape(len(images), -1).mean(axis=1) / self.limit
+        return Inspection(scores, scores, np.zeros(images.shape[:3], np.float32), scores >= 1.0)
+
+
+def comparison_setup(root: Path, decisions: list[str]) -> ModelStore:
+    store = ModelStore(root)
+    for _ in range(2):
+        store.write_version("widget", {"family": "autoencoder", "config": {}, "calibration": {"threshold": 1.0}},
+                           lambda folder: None)
+    store.activate(ModelRef("widget", "v1"))
+    with CaptureStore(root) as captures:
+        for i, decision in enumerate(decisions):
+            record = captures.record(render_part(i, 48, variant="bright")[0], source="line", frame_index=i,
+                                     model_name="widget", model_version="v1", score=1.0, normalised_score=1.0,
+                                     threshold=1.0, failed=True)
+            captures.decide(record.id, decision)
+    return store
+
+
+@pytest.mark.parametrize(("new_limit", "worse"), [(10_000.0, True), (1.0, False)])
+def test_a_worse_version_is_not_activated_by_default(qtbot: Any, tmp_path: Path, new_limit: float,
+                                                     worse: bool) -> None:
+    store = comparison_setup(tmp_path, ["defect"] * 4)
+    job = TrainingJob.from_spec(None)
+    job.model = "widget@v2"
+    page = FinishPage(job, store)
+    qtbot.addWidget(page)
+    box = page.findChild(RetrainComparison)
+    box.loader = lambda _s, ref: BrightnessModel(ref, 1.0 if ref.version == "v1" else new_limit)
+    with qtbot.waitSignal(box.compared, timeout=10000):
+        page.initializePage()
+        page.show()
+    qtbot.wait(50)
+    assert page.activate.isChecked() is not worse
+    page.validatePage()
+    assert (store.active() == ModelRef("widget", "v1")) is worse
+    if worse:
+        assert "misses 4 of 4" in page.findChild(type(page.summary), "worseWarning").text()
+    box.shutdown()
+
+
+# -- 6: File ▸ Open starts the source ------------------------------------------------------------------------
+def test_file_open_folder_starts_it(qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = make_folder(tmp_path / "imgs", [10, 200])
+    from inspector_app.gui.inspection import source_panel  # noqa: PLC0415
+
+    monkeypatch.setattr(source_panel.QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    win = window()
+    load(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    action = next(a for a in win.findChildren(type(win.pause_action)) if a.text() == "Open &folder…")
+    action.trigger()
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
+    assert win.source_spec is not None and win.source_spec.target == str(folder)
+
+
+# -- 7: scores above the chart's top, the heatmap legend, the current file -------------------------------------
+def test_scores_above_the_top_are_drawn_at_the_edge(qtbot: Any) -> None:
+    chart = ScoreChart()
+    qtbot.addWidget(chart)
+    for i in range(60):
+        chart.add(57.0 if i % 20 else 0.3)  # 57 failures far above the top, 3 passes
+    chart.refresh()
+    xs, ys = chart._fails.getData()
+    clipped = [item for item in chart.listDataItems() if item is not chart._line and item is not chart._fails]
+    drawn = len(xs) + sum(len(item.getData()[0] or []) for item in clipped)
+    assert drawn == 57
+    every_y = np.concatenate([ys] + [item.getData()[1] for item in clipped if item.getData()[1] is not None])
+    assert every_y.max() <= chart.y_top
+
+
+def test_the_main_view_names_the_file_and_shows_the_heatmap_scale(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    win = window()
+    load(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(make_folder(tmp_path / "imgs", [10, 200]))))
+    qtbot.waitUntil(lambda: len(results) == 2, timeout=5000)
+    qtbot.wait(150)
+    assert "img_001.png" in win.frame_label.text()
+    assert win.heatmap_legend.isVisible()
+    win.overlay_combo.setCurrentText("none")
+    qtbot.wait(100)
+    assert not win.heatmap_legend.isVisible()
+
