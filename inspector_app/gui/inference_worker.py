@@ -21,6 +21,7 @@ from inspector_app.core.cores import place_current_thread
 from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
+from inspector_app.gui.score_scale import times_threshold
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class InspectionResult:
     latency_ms: float
     finished_at: float  # wall clock, for records
     finished_monotonic: float = 0.0  # time.perf_counter(), for rates (a wall-clock step cannot skew them)
+
+    @property
+    def times_threshold(self) -> float:
+        """score ÷ threshold, the scale the banner and the strip chart show."""
+        return times_threshold(self.score, self.threshold, self.normalised_score)
 
 
 def default_loader(store: ModelStore, ref: ModelRef) -> Any:

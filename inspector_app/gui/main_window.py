@@ -347,7 +347,7 @@ class MainWindow(QMainWindow):
             if result.generation != self.generation:
                 continue  # belongs to a source the operator switched away from
             self.stats.add(result.failed, result.latency_ms)
-            self.chart.add(result.normalised_score)
+            self.chart.add(result.times_threshold)
             self.latest = result
             self.latest_frame = result.frame
             self.source_lost = False
@@ -373,7 +373,7 @@ class MainWindow(QMainWindow):
             if self.latest is not None:
                 r = self.latest
                 self.show_result(r)
-                self.banner.show_verdict(r.failed, r.score, r.threshold, r.normalised_score)
+                self.banner.show_verdict(r.failed, r.score, r.threshold, r.times_threshold)
             elif self.latest_frame is not None:
                 self.view.show_image(self.latest_frame.image)
                 if self.model is None:

@@ -56,6 +56,7 @@ class VerdictBanner(QWidget):
             self._title.setText(title)
         self._detail.setText(detail)
 
-    def show_verdict(self, failed: bool, score: float, threshold: float, normalised: float) -> None:
-        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {max(normalised, 0.0):.2f}× threshold"
+    def show_verdict(self, failed: bool, score: float, threshold: float, ratio: float) -> None:
+        """``ratio`` is score ÷ threshold (``gui.score_scale``)."""
+        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {max(ratio, 0.0):.2f}× threshold"
         self.set_state(BannerState.FAIL if failed else BannerState.PASS, detail)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWi
 from inspector_app.core.captures import CaptureRecord
 from inspector_app.core.images import load_image, overlay_heatmap, thumbnail
 from inspector_app.gui.qimage import to_qimage
+from inspector_app.gui.score_scale import times_threshold
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class ReviewGrid(QListWidget):
 
     def _describe(self, item: QListWidgetItem, record: CaptureRecord) -> None:
         mark, colour = DECISION_MARKS.get(record.decision, ("?", QColor("grey")))
-        score = f"{record.normalised_score:.2f}×"
+        score = f"{times_threshold(record.score, record.threshold, record.normalised_score):.2f}×"
         item.setText(score if record.decision == "unreviewed" else f"{mark} · {score}")
         item.setForeground(QBrush(colour.lighter(150)))
         item.setToolTip(f"capture {record.id} · {record.verdict} · {record.model_name}@{record.model_version}\n"

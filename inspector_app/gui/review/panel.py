@@ -24,6 +24,7 @@ from inspector_app.gui.review.filters import ReviewFilters
 from inspector_app.gui.review.grid import DECISION_MARKS, THUMB_CELL, ImageLoader, ReviewGrid, render_capture
 from inspector_app.gui.review.keys import ReviewKeys
 from inspector_app.gui.review.summary import SummaryBox
+from inspector_app.gui.score_scale import times_threshold
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def describe(record: CaptureRecord) -> str:
     decision = record.decision.replace("_", " ")
     colour_name = colour.name() if colour is not None else "#57606a"
     shortcut = "" if record.decision == "unreviewed" else f" [{mark}]"
-    return (f"<b>#{record.id}</b> · <b>{record.verdict}</b> at {record.normalised_score:.2f}× the threshold "
+    return (f"<b>#{record.id}</b> · <b>{record.verdict}</b> at {times_threshold(record.score, record.threshold, record.normalised_score):.2f}× the threshold "
             f"(score {record.score:.4g}, threshold {record.threshold:.4g}) · {model} · {when}<br>"
             f"{record.source} · frame {record.frame_index} · "
             f"<span style='color:{colour_name}; font-weight:bold'>{decision}{shortcut}</span>")
