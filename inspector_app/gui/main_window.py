@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.latest_frame: Frame | None = None
         self._dirty = False
         self.source_lost = False
+        self.lost_message = ""
         self.model: Any = None
         self.worker = InferenceWorker(store, loader)
         self._build_widgets()
@@ -236,6 +237,9 @@ class MainWindow(QMainWindow):
         self.chart.clear_scores()
         self._chart_dirty = True
         self.latest = None
+        self.latest_frame = None
+        self.view.clear()  # nothing of the previous source stays on screen as if it were this one's
+        self.counters.show_snapshot(self.stats.snapshot())
         self.source_spec = spec
         self.source_lost = False
         self.source_panel.set_spec(spec)
@@ -244,9 +248,12 @@ class MainWindow(QMainWindow):
         self.reader.start()
         self.pause_action.setText("Pause")
         self.log_panel.add(f"source: {spec.describe()}")
+        self.status_label.setText(f"source: {spec.describe()}")
         self.settings.setValue("last_source", spec.to_dict())
         if self.model is None:
             self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
+        else:
+            self.banner.set_state(BannerState.WAITING, spec.describe())
         return True
 
     def _source_failed(self, message: str) -> None:
@@ -270,13 +277,19 @@ class MainWindow(QMainWindow):
             self.log_panel.add(f"skipped {message}", "warning")
         elif kind == "lost":
             self.source_lost = True  # keep the banner on SOURCE LOST, not the last (stale) verdict
+            self.lost_message = message
             self.banner.set_state(BannerState.SOURCE_LOST, message)
+            self.view.clear()  # the last frame is not what the camera sees now
             self.log_panel.add(f"source lost: {message}", "warning")
+            self.status_label.setText(f"source lost: {message}")
         elif kind == "recovered":
             self.source_lost = False
             self.log_panel.add(f"source back: {message}")
+            self.status_label.setText(f"source back: {message}")
             if self.model is None:
                 self.banner.set_state(BannerState.NO_MODEL)
+            else:
+                self.banner.set_state(BannerState.WAITING, message)
         elif kind == "end":
             self.log_panel.add("end of source")
             self.status_label.setText("end of source")
@@ -320,11 +333,18 @@ class MainWindow(QMainWindow):
         self._chart_dirty = True
         self.latest = None
         self.model_panel.refresh(select=model.ref)
-        self.status_label.setText(f"model {model.ref} ({model.family})")
+        self.status_label.setText(f"model {model.ref} ({model.family})"
+                                  + (f" · source lost: {self.lost_message}" if self.source_lost else ""))
         self.log_panel.add(f"model {model.ref} ready (threshold {model.calibration.threshold:.4g})")
         self.settings.setValue("last_model", str(model.ref))
-        self.banner.set_state(BannerState.NO_SOURCE if self.reader is None else BannerState.PAUSED,
-                              "open a source" if self.reader is None else "waiting for frames")
+        if self.source_lost:  # a model load does not bring the camera back
+            self.banner.set_state(BannerState.SOURCE_LOST, self.lost_message)
+        elif self.reader is None:
+            self.banner.set_state(BannerState.NO_SOURCE, "open a source")
+        elif self.reader.paused:
+            self.banner.set_state(BannerState.PAUSED, "Space resumes · N inspects one frame")
+        else:
+            self.banner.set_state(BannerState.WAITING, "the next frame is inspected by the new model")
         self.overlay_combo.setCurrentText("contours" if model.map_kind == MapKind.MASK else "heatmap")
 
     @Slot(str)

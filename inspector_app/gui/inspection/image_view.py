@@ -70,6 +70,12 @@ class ImageView(QGraphicsView):
         """Show a picture with the outline of its map's regions at or above ``level``, drawn in screen pixels."""
         self._show(_Shown(to_rgb_uint8(rgb), np.asarray(norm_map), "contours", level=level))
 
+    def clear(self) -> None:
+        """Show nothing: a lost or new source must not leave the previous source's frame looking current."""
+        self._shown = None
+        self._shape = None
+        self._item.setPixmap(QPixmap())
+
     @property
     def drawn_size(self) -> tuple[int, int]:
         """(height, width) of the pixmap now shown: the frame's size zoomed in, fewer pixels when fitted."""

@@ -16,6 +16,7 @@ class BannerState(Enum):
     SOURCE_LOST = ("SOURCE LOST — reconnecting", "#d29922", "#111111")
     LOADING_MODEL = ("LOADING MODEL", "#1f6feb", "#ffffff")
     PAUSED = ("PAUSED", "#6e7681", "#ffffff")
+    WAITING = ("WAITING FOR FRAMES", "#6e7681", "#ffffff")
     PREPARING = ("PREPARING DEMO", "#1f6feb", "#ffffff")
 
 
