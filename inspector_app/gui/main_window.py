@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout,
+    QApplication, QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout,
     QWidget, QScrollArea,
 )
 
@@ -439,11 +439,13 @@ class MainWindow(QMainWindow):
         self.overlay_combo.setCurrentIndex((self.overlay_combo.currentIndex() + 1) % len(OVERLAYS))
 
     def toggle_fullscreen(self) -> None:
+        """Full screen shows the image alone; leaving it brings back the docks that were open before."""
         if self.isFullScreen():
             self.showNormal()
-            self.side_dock.show()
-            self.log_dock.show()
+            for dock in getattr(self, "_docks_before_fullscreen", (self.side_dock, self.log_dock)):
+                dock.show()
         else:
+            self._docks_before_fullscreen = [d for d in (self.side_dock, self.log_dock) if d.isVisible()]
             self.side_dock.hide()
             self.log_dock.hide()
             self.showFullScreen()
@@ -509,7 +511,10 @@ class MainWindow(QMainWindow):
         self.recorder.recorded.connect(self.review_panel.schedule_refresh)
         self.review_dock = QDockWidget("Review", self)
         self.review_dock.setObjectName("reviewDock")
-        self.review_dock.setWidget(self.review_panel)
+        review_scroll = QScrollArea()  # on a small or scaled screen the queue scrolls instead of widening the window
+        review_scroll.setWidget(self.review_panel)
+        review_scroll.setWidgetResizable(True)
+        self.review_dock.setWidget(review_scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
         self.tabifyDockWidget(self.side_dock, self.review_dock)  # full height beside the live view
         self.review_dock.hide()
@@ -565,9 +570,25 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window_state")
         if state is not None:
             self.restoreState(state)
+        self.fit_to_screen()
         spec = SourceSpec.from_dict(self.settings.value("last_source"))
         if spec is not None:
             self.source_panel.set_spec(spec)
+
+    def fit_to_screen(self) -> None:
+        """Shrink and move the window into its screen's free area: a geometry saved on a larger screen, or
+        at another scaling, must not open the window past the edges (where its controls cannot be reached)."""
+        if self.isFullScreen() or self.isMaximized():
+            return
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders, once known
+        width = min(self.width(), screen.width() - frame.width())
+        height = min(self.height(), screen.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, self.minimumSizeHint().width()), max(height, self.minimumSizeHint().height()))
+        x = min(max(self.x(), screen.left()), screen.right() + 1 - self.width() - frame.width())
+        y = min(max(self.y(), screen.top()), screen.bottom() + 1 - self.height() - frame.height())
+        self.move(max(x, screen.left()), max(y, screen.top()))
 
     def last_model(self) -> str | None:
         value = self.settings.value("last_model")
@@ -577,6 +598,8 @@ class MainWindow(QMainWindow):
         if not self._training_allows_close():
             event.ignore()
             return
+        if self.isFullScreen():  # save the window as the operator set it up, not the full-screen view
+            self.toggle_fullscreen()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         self.shutdown()

@@ -13,6 +13,7 @@ class LogPanel(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(2000)
         self.setObjectName("logPanel")
+        self.setMinimumHeight(36)  # two lines: the dock must not keep a small screen from fitting the window
 
     def add(self, message: str, level: str = "info") -> None:
         stamp = time.strftime("%H:%M:%S")

@@ -39,7 +39,7 @@ class ScoreChart(pg.PlotWidget):
         super().__init__(parent, background="#161b22")
         self._length = length
         self._scores: deque[float] = deque(maxlen=length)
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(72)  # the window must still fit 1280×720 at 200 % scaling
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
         self.setLabel("left", "score ÷ threshold")

@@ -68,7 +68,7 @@ class ReviewPanel(QWidget):
         self.message.setStyleSheet("color: #57606a;")
         self.grid = ReviewGrid()
         self.view = ImageView()
-        self.view.setMinimumSize(320, 240)
+        self.view.setMinimumSize(160, 120)  # small enough for 1280×720 at 200 % scaling
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
