@@ -85,14 +85,50 @@ class FinishPage(QWizardPage):
         row.addWidget(self.discard)
         row.addStretch(1)
         layout.addLayout(row)
-        layout.addWidget(RetrainComparison(store, job.ref))  # old vs new on the reviewed captures, before activating
+        self.comparison = RetrainComparison(store, job.ref)  # old vs new on the reviewed captures, before activating
+        self.comparison.compared.connect(self._on_compared)
+        self.worse = QLabel()
+        self.worse.setObjectName("worseWarning")
+        self.worse.setWordWrap(True)
+        self.worse.setStyleSheet("color: #cf222e; font-weight: bold;")
+        self.worse.setVisible(False)
+        layout.addWidget(self.worse)
+        layout.addWidget(self.comparison)
         layout.addStretch(1)
+        self._activate_touched = False
+        self.activate.clicked.connect(self._on_activate_clicked)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt API
         ref = self.job.ref()
         if ref is not None:
             active = self.store.active()
             self.summary.setText(version_summary(self.store.meta(ref), str(ref), str(active) if active else None))
+        if self.comparison.start() and not self._activate_touched:
+            # Not ticked while the comparison runs: a quick Finish must not put a worse version live.
+            self.activate.setChecked(False)
+            self.worse.setText("Activation waits for the comparison below.")
+            self.worse.setStyleSheet("color: #57606a;")
+            self.worse.setVisible(True)
+
+    def _on_activate_clicked(self) -> None:
+        self._activate_touched = True  # the operator's choice wins over the comparison's default
+
+    def _on_compared(self, outcome: dict) -> None:
+        """Untick activation and say why when the new version misses more defects, or as many with more
+        false alarms, on the reviewed captures; otherwise restore the default."""
+        old, new = outcome["old"], outcome["new"]
+        worse = new["misses"] > old["misses"] or (new["misses"] == old["misses"]
+                                                 and new["false_alarms"] > old["false_alarms"])
+        if worse:
+            self.worse.setText(
+                f"The new version looks worse on the reviewed parts: it misses {new['misses']} of "
+                f"{outcome['defects']} defects (now: {old['misses']}) and raises {new['false_alarms']} false "
+                f"alarm(s) on {outcome['good']} good parts (now: {old['false_alarms']}). It is not activated "
+                "unless you tick the box.")
+            self.worse.setStyleSheet("color: #cf222e; font-weight: bold;")
+        self.worse.setVisible(worse)
+        if not self._activate_touched:
+            self.activate.setChecked(not worse and self.job.activate)
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt API
         ref = self.job.ref()
