@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         for kind, label in (("folder", "Open &folder…"), ("video", "Open &video…"), ("camera", "Open &camera…")):
-            file_menu.addAction(self._action(label, lambda _=False, k=kind: self._focus_source(k)))
+            file_menu.addAction(self._action(label, lambda _=False, k=kind: self.open_source_from_menu(k)))
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, "Ctrl+Q"))
         model_menu = menu.addMenu("&Model")
@@ -297,12 +297,15 @@ class MainWindow(QMainWindow):
             self.reader = None
             self._source_failed(message)
 
-    def _focus_source(self, kind: str) -> None:
-        self.side_dock.show()
-        self.source_panel.set_spec(SourceSpec(kind, "0" if kind == "camera" else ""))
-        if kind != "camera":
-            self.source_panel.browse.click()
-        self.source_panel.target.setFocus()
+    def open_source_from_menu(self, kind: str) -> None:
+        """File ▸ Open …: ask where, then start it at once (rate and loop as the side panel has them)."""
+        target = self.source_panel.ask_target(kind)
+        if target is None:
+            return
+        panel = self.source_panel.spec()
+        spec = SourceSpec(kind, target, panel.loop, panel.fps)
+        self.source_panel.set_spec(spec)
+        self.open_source(spec)
 
     # -- models -----------------------------------------------------------------------------------------
     def choose_model(self, ref: ModelRef) -> None:

@@ -247,7 +247,8 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
             print(json.dumps({"file": str(path), "score": float(result.scores[0]),
                               "normalised": float(result.normalised_scores[0]), "verdict": verdict}))
         else:
-            print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({result.scores[0] / model.calibration.threshold:.2f} × threshold)")
+            ratio = result.scores[0] / model.calibration.threshold
+            print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({ratio:.2f} × threshold)")
         if out_dir:
             drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_kind == MapKind.MASK
                      else overlay_heatmap(image, result.maps[0]))

@@ -111,7 +111,8 @@ def run_console_demo(data_dir_override: str | None, frames: int = 0, out: Callab
             result = model.inspect(item.image[None])
             ms = (time.perf_counter() - started) * 1000
             verdict = "FAIL" if result.failed[0] else "PASS"
-            out(f"{Path(item.path or '').name:<16} {verdict}  {result.scores[0] / model.calibration.threshold:5.2f} × threshold  {ms:5.1f} ms")
+            ratio = result.scores[0] / model.calibration.threshold
+            out(f"{Path(item.path or '').name:<16} {verdict}  {ratio:5.2f} × threshold  {ms:5.1f} ms")
             shown += 1
             if frames and shown >= frames:
                 break

@@ -140,7 +140,8 @@ def test_keep_training_lets_it_finish_and_the_version_arrive(qtbot: Any, trainin
 
 def test_stop_and_quit_ends_the_child_before_the_window(qtbot: Any, training: Any, qtlog: Any) -> None:
     win, wizard, asked = training(30)
-    win.ask = lambda title, text, buttons: asked.append(title) or "Stop training and quit"  # type: ignore[method-assign]
+    answer = "Stop training and quit"
+    win.ask = lambda title, text, buttons: asked.append(title) or answer  # type: ignore[method-assign]
     pid = wizard.process.pid()
     win.close()
     assert len(asked) == 1, asked

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLineEdit,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLineEdit,
     QPushButton, QWidget,
 )
 
@@ -106,9 +106,21 @@ class SourcePanel(QGroupBox):
             self.target.setText("0")
 
     def _browse(self) -> None:
-        if self.kind.currentData() == "video":
-            path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.avi *.mov *.mkv *.m4v);;All files (*)")
-        else:
-            path = QFileDialog.getExistingDirectory(self, "Open image folder")
+        path = self.ask_target(self.kind.currentData())
         if path:
             self.target.setText(path)
+
+    def ask_target(self, kind: str) -> str | None:
+        """Ask where a ``kind`` source is: a folder or video file dialog, or a camera index or URL; None when
+        the operator cancels."""
+        start = self.target.text().strip() if self.kind.currentData() == kind else ""
+        if kind == "video":
+            path, _ = QFileDialog.getOpenFileName(self, "Open video", start,
+                                                  "Videos (*.mp4 *.avi *.mov *.mkv *.m4v);;All files (*)")
+        elif kind == "camera":
+            path, ok = QInputDialog.getText(self, "Open camera", "Camera index (0, 1, …) or stream URL (rtsp://…):",
+                                            text=start or "0")
+            path = path.strip() if ok else ""
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Open image folder", start)
+        return path or None

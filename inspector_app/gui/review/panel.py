@@ -41,7 +41,8 @@ def describe(record: CaptureRecord) -> str:
     decision = record.decision.replace("_", " ")
     colour_name = colour.name() if colour is not None else "#57606a"
     shortcut = "" if record.decision == "unreviewed" else f" [{mark}]"
-    return (f"<b>#{record.id}</b> · <b>{record.verdict}</b> at {times_threshold(record.score, record.threshold, record.normalised_score):.2f}× the threshold "
+    ratio = times_threshold(record.score, record.threshold, record.normalised_score)
+    return (f"<b>#{record.id}</b> · <b>{record.verdict}</b> at {ratio:.2f}× the threshold "
             f"(score {record.score:.4g}, threshold {record.threshold:.4g}) · {model} · {when}<br>"
             f"{record.source} · frame {record.frame_index} · "
             f"<span style='color:{colour_name}; font-weight:bold'>{decision}{shortcut}</span>")
