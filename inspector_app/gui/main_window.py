@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication, QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter, QToolBar, QVBoxLayout,
-    QWidget, QScrollArea,
+    QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter,
+    QToolBar, QVBoxLayout, QWidget, QScrollArea,
 )
 
 from inspector_app import __version__
@@ -30,6 +31,7 @@ from inspector_app.core.stream_stats import StreamStats
 from inspector_app.gui.inference_worker import InferenceWorker, InspectionResult, default_loader
 from inspector_app.gui.inspection.capture_recorder import CaptureRecorder
 from inspector_app.gui.inspection.counters_panel import CountersPanel
+from inspector_app.gui.inspection.heatmap_legend import HeatmapLegend
 from inspector_app.gui.inspection.image_view import ImageView
 from inspector_app.gui.inspection.log_panel import LogPanel
 from inspector_app.gui.inspection.model_panel import ModelPanel, describe_meta
@@ -46,6 +48,12 @@ OVERLAYS = ("heatmap", "contours", "none")
 PAINT_INTERVAL_MS = 33
 #: The strip chart redraws at most this often: at 30 Hz it cost the GUI thread more than the image did.
 CHART_INTERVAL_S = 0.1
+
+
+def frame_caption(frame: Frame) -> str:
+    """"img_003.png · frame 3" for a file, "camera:0 · frame 1520" for a stream."""
+    name = Path(frame.path).name if frame.path else frame.source_id
+    return f"{name} · frame {frame.index}"
 
 
 class MainWindow(QMainWindow):
@@ -94,6 +102,13 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(6, 6, 6, 0)
         top_layout.addWidget(self.banner)
         top_layout.addWidget(self.view, 1)
+        self.frame_label = QLabel()  # which file or frame the verdict is about
+        self.frame_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.heatmap_legend = HeatmapLegend()
+        caption = QHBoxLayout()
+        caption.addWidget(self.frame_label, 1)
+        caption.addWidget(self.heatmap_legend)
+        top_layout.addLayout(caption)
         centre.addWidget(top)
         centre.addWidget(self.chart)
         centre.setStretchFactor(0, 5)
@@ -239,6 +254,7 @@ class MainWindow(QMainWindow):
         self.latest = None
         self.latest_frame = None
         self.view.clear()  # nothing of the previous source stays on screen as if it were this one's
+        self.frame_label.setText("")
         self.counters.show_snapshot(self.stats.snapshot())
         self.source_spec = spec
         self.source_lost = False
@@ -280,6 +296,7 @@ class MainWindow(QMainWindow):
             self.lost_message = message
             self.banner.set_state(BannerState.SOURCE_LOST, message)
             self.view.clear()  # the last frame is not what the camera sees now
+            self.frame_label.setText("no picture: the source is lost")
             self.log_panel.add(f"source lost: {message}", "warning")
             self.status_label.setText(f"source lost: {message}")
         elif kind == "recovered":
@@ -399,6 +416,8 @@ class MainWindow(QMainWindow):
                 self.banner.show_verdict(r.failed, r.score, r.threshold, r.times_threshold)
             elif self.latest_frame is not None:
                 self.view.show_image(self.latest_frame.image)
+                self.frame_label.setText(frame_caption(self.latest_frame))
+                self.heatmap_legend.setVisible(False)
                 if self.model is None:
                     self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
             self.counters.show_snapshot(self.stats.snapshot())
@@ -409,8 +428,10 @@ class MainWindow(QMainWindow):
             self.chart.refresh()
 
     def show_result(self, result: InspectionResult) -> None:
-        """Draw a result's frame with the overlay the toolbar selects."""
+        """Draw a result's frame with the overlay the toolbar selects, its name and the heatmap's key."""
         mode = self.overlay_combo.currentText()
+        self.frame_label.setText(frame_caption(result.frame))
+        self.heatmap_legend.setVisible(mode == "heatmap")
         image = result.frame.image
         if mode == "heatmap":
             self.view.show_heatmap(image, result.anomaly_map, self.opacity.value() / 100)
