@@ -19,6 +19,9 @@ class StatsSnapshot:
     fps: float
     latency_avg_ms: float
     latency_p95_ms: float
+    #: Same window as the p95: the average can sit above the p95 when a few frames are very slow (a model's
+    #: first, traced call), so the panel shows the median beside the p95.
+    latency_median_ms: float = 0.0
 
     @property
     def fail_percent(self) -> float:
@@ -54,5 +57,5 @@ class StreamStats:
         lat = np.array(self._latencies) if self._latencies else np.zeros(1)
         return StatsSnapshot(
             self.inspected, self.passed, self.failed, self.dropped, self.skipped, fps,
-            float(lat.mean()), float(np.percentile(lat, 95)),
+            float(lat.mean()), float(np.percentile(lat, 95)), float(np.median(lat)),
         )

@@ -34,7 +34,7 @@ from inspector_app.gui.inspection.counters_panel import CountersPanel
 from inspector_app.gui.inspection.heatmap_legend import HeatmapLegend
 from inspector_app.gui.inspection.image_view import ImageView
 from inspector_app.gui.inspection.log_panel import LogPanel
-from inspector_app.gui.inspection.model_panel import ModelPanel, describe_meta
+from inspector_app.gui.inspection.model_panel import ModelPanel, describe_meta, version_line
 from inspector_app.gui.inspection.score_chart import ScoreChart
 from inspector_app.gui.inspection.source_panel import SourcePanel, SourceSpec
 from inspector_app.gui.inspection.source_reader import SourceReader
@@ -503,7 +503,11 @@ class MainWindow(QMainWindow):
         versions = self.store.versions(current.name) if current is not None else []
         for version in reversed(versions):
             ref = ModelRef(current.name, version)
-            action = self.rollback_menu.addAction(str(ref))
+            try:
+                text = version_line(ref, self.store.meta(ref))
+            except InspectorError:
+                text = f"{ref}  ·  (its metadata cannot be read)"
+            action = self.rollback_menu.addAction(text)
             action.setCheckable(True)
             action.setChecked(ref == current)
             action.triggered.connect(lambda _=False, r=ref: self.roll_back(r))

@@ -71,6 +71,7 @@ def window(qtbot: Any, tmp_path: Path) -> Any:
     yield build
     for win in built:
         win.shutdown()
+        win.hide()  # a test may have answered "Keep training": no window stays up to take the focus
 
 
 def load(qtbot: Any, win: MainWindow, name: str = "widget") -> None:
@@ -105,7 +106,9 @@ def training(qtbot: Any, window: Any, tmp_path: Path, monkeypatch: pytest.Monkey
         win = window()
         asked: list[str] = []
         wizard = TrainingWizard(win.store, win, command=[sys.executable, str(script), str(seconds)])
-        wizard.ask = lambda title, text, buttons: asked.append(title) or buttons[-1]  # type: ignore[method-assign]
+        # Teardown closes the window: a version written by the fake child is kept rather than asked about.
+        wizard.ask = lambda title, text, buttons: asked.append(title) or (  # type: ignore[method-assign]
+            "Keep" if "Keep" in buttons else buttons[-1])
         win.training_wizard = wizard
         wizard.show()
         spec = tmp_path / "spec.json"
@@ -323,3 +326,75 @@ def test_the_main_view_names_the_file_and_shows_the_heatmap_scale(qtbot: Any, wi
     qtbot.wait(100)
     assert not win.heatmap_legend.isVisible()
 
+
+
+# -- 8: stale or wrong words ---------------------------------------------------------------------------------
+def test_family_advice_names_only_the_families_the_registry_holds() -> None:
+    from inspector_app.gui.training_wizard.family_page import advice_text  # noqa: PLC0415
+
+    good_only = type("GoodOnly", (), {"title": "Good only", "needs": frozenset({"good"})})
+    with_masks = type("Masks", (), {"title": "Mask learner", "needs": frozenset({"good", "defect", "mask"})})
+    assert "defect images" not in advice_text([good_only])  # none learns from defect images: no word about them
+    text = advice_text([good_only, with_masks])
+    assert "Mask learner learns from labelled defect images and masks" in text
+
+
+def test_misses_unknown_says_where_the_defect_images_are(tmp_path: Path) -> None:
+    from helpers import tiny_parts_dataset  # noqa: PLC0415
+    from inspector_app.gui.training_wizard.calibration_page import no_defects_text  # noqa: PLC0415
+
+    data = tiny_parts_dataset(tmp_path / "mvtec")
+    text = no_defects_text([str(data)], "parts@v1")
+    assert "holds 9 that training did not score" in text
+    assert f"inspector-app evaluate --model parts@v1 --data {data}" in text
+    assert "no defect images" in no_defects_text([str(tmp_path / "missing")], "parts@v1")
+
+
+def test_finish_summary_counts_no_epochs_for_a_family_without_them() -> None:
+    from inspector_app.gui.training_wizard.finish_page import version_summary  # noqa: PLC0415
+
+    meta = {"family": "patch_memory", "training_data": {"train_good": 10}, "fit": {"epochs_run": 1},
+            "train_seconds": 12, "calibration": {"threshold": 1.0, "method": "m"}, "validation_scores": {}}
+    assert "epoch" not in version_summary(meta, "p@v1", None)
+    assert "3 epoch(s)" in version_summary({**meta, "family": "autoencoder", "fit": {"epochs_run": 3}}, "a@v1", None)
+
+
+def test_training_log_drops_tensorflow_start_up_lines(qtbot: Any, tmp_path: Path) -> None:
+    from inspector_app.gui.training_wizard.training_process import TrainingProcess  # noqa: PLC0415
+
+    process = TrainingProcess(tmp_path)
+    lines: list[str] = []
+    process.log_line.connect(lines.append)
+    for text in ["WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+                 "I0000 00:00:1796648046.518057   19963 cudart_stub.cc:31] Could not find cuda drivers on your machine",
+                 "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow",
+                 "2026-12-07 12:00:00.123456: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:477] Unable",
+                 "loading 24 good images", "Traceback (most recent call last):"]:
+        process._line(text, "err")
+    assert lines == ["loading 24 good images", "Traceback (most recent call last):"]
+
+
+def test_latency_median_is_never_above_the_p95() -> None:
+    from inspector_app.core.stream_stats import StreamStats  # noqa: PLC0415
+
+    stats = StreamStats()
+    stats.add(False, 4000.0)  # a model's first, traced frame
+    for _ in range(60):
+        stats.add(False, 30.0)
+    snap = stats.snapshot()
+    assert snap.latency_avg_ms > snap.latency_p95_ms  # what the panel showed as "avg" above "p95"
+    assert snap.latency_median_ms == pytest.approx(30.0)
+    assert snap.latency_median_ms <= snap.latency_p95_ms
+
+
+def test_histogram_legend_keeps_off_the_threshold_label(qtbot: Any) -> None:
+    from inspector_app.gui.training_wizard.score_histogram import ScoreHistogram  # noqa: PLC0415
+
+    histogram = ScoreHistogram()
+    qtbot.addWidget(histogram)
+    histogram.resize(480, 300)
+    histogram.show()
+    for threshold in (190.0, 15.0):  # the line near the right edge, then near the left
+        histogram.set_scores(np.r_[np.zeros(11), 50.0], np.array([35.0, 60, 60, 85, 85, 190]), threshold)
+        qtbot.wait(50)
+        assert not histogram.legend.sceneBoundingRect().intersects(histogram.line.label.sceneBoundingRect())

@@ -141,8 +141,12 @@ def test_export_csv_and_json_with_summary(panel: Any, tmp_path: Path) -> None:
     ids = fill(captures, 4)
     captures.decide(ids[0], "defect", note="=HYPERLINK(\"x\")")
     captures.decide(ids[1], "false_alarm")
-    answers = iter([str(tmp_path / "out.csv"), str(tmp_path / "out.json")])
+    answers = iter([str(tmp_path / "listed.csv"), str(tmp_path / "out.csv"), str(tmp_path / "out.json")])
     widget.summary.ask_path = lambda *_: next(answers)
+    widget.summary.export("Export CSV…")  # "To review" lists the 2 undecided captures: the export writes those
+    with (tmp_path / "listed.csv").open(encoding="utf-8", newline="") as handle:
+        assert sorted(int(row["id"]) for row in csv.DictReader(handle)) == ids[2:]
+    widget.filters.show_combo.setCurrentText("Everything")
     widget.summary.refresh()
     assert widget.summary.table.item(0, 0).text() == "widget@v1"
     assert widget.summary.table.item(0, 4).text() == "50.0 %"  # defect rate of the reviewed flagged parts

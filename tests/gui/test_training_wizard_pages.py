@@ -185,7 +185,7 @@ def test_parameters_page_defaults_device_and_name_check(qtbot: Any, parts: Path,
     wizard.show()
     wizard.next()
     assert wizard.currentId() == DATA and wizard.data_page.isComplete()
-    assert not wizard.data_page.captures_option.isEnabled()
+    assert "Retrain from captures" in wizard.data_page.captures_hint.text()  # no disabled option to puzzle over
     wizard.next()
     page = wizard.parameters_page
     assert wizard.currentId() == PARAMETERS
@@ -214,8 +214,12 @@ def test_train_menu_opens_one_non_modal_wizard(qtbot: Any, tmp_path: Path, monke
         assert first.isVisible() and not first.isModal()
         win.open_training_wizard()
         assert win.training_wizard is first  # raised, not a second wizard
+        store.update_meta(ModelRef("line", "v2"), {"label": "after the new lighting"})
         win._fill_rollback_menu()
-        assert [a.text() for a in win.rollback_menu.actions()] == ["line@v2", "line@v1"]
+        texts = [a.text() for a in win.rollback_menu.actions()]
+        assert [t.split("  ·  ")[0] for t in texts] == ["line@v2", "line@v1"]
+        assert "“after the new lighting”" in texts[0] and "threshold 1" in texts[1]  # label, date and figures
+        assert store.meta(ModelRef("line", "v1"))["created_at"][:10] in texts[1]
         win.rollback_menu.actions()[0].trigger()
         assert store.active() == ModelRef("line", "v2")
         first.close()

@@ -27,6 +27,23 @@ def describe_meta(meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def version_line(ref: Any, meta: dict[str, Any]) -> str:
+    """One menu line for a version: number, label, date, family and its figures (Model ▸ Roll back)."""
+    parts = [str(ref)]
+    if meta.get("label"):
+        parts.append(f"“{meta['label']}”")
+    if meta.get("created_at"):
+        parts.append(str(meta["created_at"])[:16].replace("T", " "))
+    parts.append(str(meta.get("title", meta.get("family", "?"))))
+    threshold = meta.get("calibration", {}).get("threshold")
+    if threshold is not None:
+        parts.append(f"threshold {threshold:.4g}")
+    evaluation = meta.get("metrics", {}).get("evaluation", {})
+    if evaluation.get("image_auroc") is not None:
+        parts.append(f"image AUROC {evaluation['image_auroc']:.3f}")
+    return "  ·  ".join(parts)
+
+
 class ModelPanel(QGroupBox):
     use_requested = Signal(object)  # ModelRef
 

@@ -76,7 +76,7 @@ class ReviewPanel(QWidget):
         self.heatmap = QCheckBox("Heatmap")
         self.heatmap.setChecked(True)
         self.heatmap.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.summary = SummaryBox(captures, self.filters.scope, ask_path)
+        self.summary = SummaryBox(captures, self.filters.scope, ask_path, listed=self.filters.shown)
         self.buttons: dict[str, QPushButton] = {}
         self._signature: tuple | None = None
         self._shown_key: tuple | None = None

@@ -1,8 +1,8 @@
 """Per-model-version figures of the review queue, and the buttons that export them for quality reports.
 
 The table answers "how is this model doing on the line": of the parts it flagged and the operator reviewed,
-how many were real defects and how many false alarms. Exports write what the current model and period filter
-select, every decision included (CSV for spreadsheets, JSON with the summary, or the summary alone as CSV);
+how many were real defects and how many false alarms. CSV and JSON exports write the captures the grid lists
+(its Show, model and period filters); the summary CSV covers the model and period, every decision included;
 the capture store does the writing, atomically and with spreadsheet formulas escaped.
 """
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 COLUMNS = (
     ("Model version", lambda row: f"{row['model_name']}@{row['model_version']}" if row["model_name"] else "manual"),
-    ("Inspected", lambda row: str(row["inspected"])),
+    ("Captures", lambda row: str(row["inspected"])),  # stored captures (every FAIL, sampled PASS), not frames
     ("Flagged", lambda row: str(row["flagged"])),
     ("Reviewed", lambda row: str(row["reviewed"])),
     ("Defect rate", lambda row: _percent(row["defect_rate"])),
@@ -57,10 +57,12 @@ class SummaryBox(QWidget):
     message = Signal(str)
 
     def __init__(self, captures: CaptureStore, scope: Callable[[], dict[str, Any]],
-                 ask_path: Callable[[str, str, str], str | None] | None = None, parent: QWidget | None = None) -> None:
+                 ask_path: Callable[[str, str, str], str | None] | None = None, parent: QWidget | None = None,
+                 listed: Callable[[], dict[str, Any]] | None = None) -> None:
         super().__init__(parent)
         self.captures = captures
         self.scope = scope
+        self.listed = listed or scope  # what the grid lists: the CSV and JSON exports write exactly that
         self.ask_path = ask_path or self._dialog
         self.folder = Path.home()
         self.table = QTableWidget(0, len(COLUMNS))
@@ -71,13 +73,16 @@ class SummaryBox(QWidget):
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setToolTip("Rates are shares of the flagged parts an operator reviewed")
+        self.table.setToolTip("Captures: stored inspections (every FAIL and a sample of PASS), not every frame "
+                              "inspected (the Counters panel has that). Rates are shares of the flagged parts an "
+                              "operator reviewed")
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         for label in EXPORTS:
             button = QPushButton(label)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keyboard focus stays on the queue
-            button.setToolTip("Every capture of the chosen model version and period, with its decision")
+            button.setToolTip("The summary of the chosen model version and period" if label.startswith("Summary")
+                              else "The captures listed (Show, model version and period), with their decisions")
             button.clicked.connect(lambda _=False, name=label: self.export(name))
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
@@ -108,7 +113,8 @@ class SummaryBox(QWidget):
             return None
         path = Path(chosen)
         try:
-            count = getattr(self.captures, method)(path, **self.scope())
+            filters = self.scope() if method == "export_summary_csv" else self.listed()
+            count = getattr(self.captures, method)(path, **filters)
         except (OSError, CaptureStoreError) as exc:
             log.warning("export to %s failed: %s", path, exc)
             self.message.emit(f"export failed: {exc}")

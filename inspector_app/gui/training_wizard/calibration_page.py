@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_app.core.calibration import Calibration, Objective, objective_threshold
-from inspector_app.core.errors import ImageLoadError
+from inspector_app.core.datasets import open_dataset
+from inspector_app.core.errors import ImageLoadError, InspectorError
 from inspector_app.core.images import load_image, thumbnail
 from inspector_app.core.modelstore import ModelStore
+from inspector_app.core.labels import DEFECT
 from inspector_app.core.operating_point import false_alarms_at, misses_at
 from inspector_app.gui.qimage import to_pixmap
 from inspector_app.gui.training_wizard.job_model import TrainingJob
@@ -66,6 +68,9 @@ class CalibrationPage(QWizardPage):
         self.method.setStyleSheet("color: #57606a;")
         for label in (self.false_alarms, self.misses):
             label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.misses.setWordWrap(True)
+        self.misses.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # the command can be copied
+        self._no_defects_text = "unknown — no defect images were held out"
         self.nearest = QHBoxLayout()
         self.good = np.zeros(0)
         self.defect = np.zeros(0)
@@ -118,6 +123,7 @@ class CalibrationPage(QWizardPage):
         self.defect = np.asarray(scores.get("defect", []), np.float64)
         self.files = _scored_files(scores)
         self.calibration = Calibration.from_json(meta["calibration"])
+        self._no_defects_text = no_defects_text(self.job.data, str(ref))
         threshold = self.calibration.threshold
         edges = shared_bins(self.good, self.defect, threshold)
         span = float(edges[-1] - edges[0])
@@ -198,7 +204,7 @@ class CalibrationPage(QWizardPage):
         if len(self.defect):
             self.misses.setText(f"expected {misses_at(self.defect, threshold).text()}")
         else:
-            self.misses.setText("unknown — no defect images were held out")
+            self.misses.setText(self._no_defects_text)
         self._nearest_timer.start()
 
     def _fill_nearest(self) -> None:
@@ -256,6 +262,24 @@ class CalibrationPage(QWizardPage):
             self.store.update_meta(ref, {"calibration": moved.to_json()})
             self.calibration = moved
         return True
+
+
+def no_defects_text(folders: list[str], ref: str) -> str:
+    """Why misses are unknown, and where defect images wait when the dataset keeps them for evaluation (an
+    MVTec test/ split): this family learns from good images only and never scores those while training."""
+    kept, first = 0, ""
+    for folder in folders:
+        try:
+            defects = [s for s in open_dataset(folder).evaluation_samples() if s.label == DEFECT]
+        except InspectorError:
+            continue
+        if defects and not first:
+            first = folder
+        kept += len(defects)
+    if not kept:
+        return "unknown — the data has no defect images"
+    return (f"unknown here — no defect image was held out, though the data holds {kept} that training did not "
+            f"score. To measure misses: inspector-app evaluate --model {ref} --data {first}")
 
 
 def _scored_files(scores: dict[str, Any]) -> list[tuple[float, str, str]]:

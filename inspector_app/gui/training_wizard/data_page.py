@@ -34,10 +34,12 @@ class DataPage(QWizardPage):
                          "or the plain layout (good/, defect/, masks/).")
         self.folder_option = QRadioButton("Dataset folder")
         self.folder_option.setChecked(True)
-        self.captures_option = QRadioButton("Images captured by the review queue: Train ▸ Retrain from captures "
-                                            "opens this wizard with them")
-        self.captures_option.setEnabled(False)
-        self.captures_option.setToolTip("Captured good parts and false alarms are added to the data given here")
+        # Not an option to pick here: captures join through Train ▸ Retrain from captures, which fills them in.
+        self.captures_hint = QLabel("To add parts reviewed in the review queue, open Train ▸ Retrain from "
+                                    "captures: it starts this wizard with them.")
+        self.captures_hint.setWordWrap(True)
+        self.captures_hint.setStyleSheet("color: #57606a;")
+        self.captures_hint.setToolTip("Captured good parts and false alarms are added to the data given here")
         self.folder = QLineEdit(job.data[0] if job.data else "")
         self.folder.setPlaceholderText("folder holding train/ and test/, or good/ and defect/")
         self.browse = QPushButton("Browse…")
@@ -74,7 +76,7 @@ class DataPage(QWizardPage):
         source.addWidget(self.folder_option, 0, 0)
         source.addWidget(self.folder, 0, 1)
         source.addWidget(self.browse, 0, 2)
-        source.addWidget(self.captures_option, 1, 0, 1, 3)
+        source.addWidget(self.captures_hint, 1, 0, 1, 3)
         source.addWidget(self.extra, 2, 0, 1, 3)
         split = QHBoxLayout()
         split.addWidget(QLabel("Hold out for validation and calibration:"))
@@ -98,6 +100,7 @@ class DataPage(QWizardPage):
         if self.job.extra_good:
             extra.append(f"{len(self.job.extra_good)} captured good image(s)")
         self.extra.setText(("Plus " + " and ".join(extra) + ", given when the wizard opened.") if extra else "")
+        self.captures_hint.setVisible(not self.job.extra_good)
         self.rescan()
 
     def _browse(self) -> None:

@@ -11,14 +11,28 @@ from typing import Any
 
 from PySide6.QtWidgets import QButtonGroup, QFrame, QLabel, QRadioButton, QVBoxLayout, QWizardPage
 
+from inspector_app.detectors.base import DEFECT, MASK
 from inspector_app.detectors.registry import FAMILIES, available_families
 from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 OK_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR = "#1a7f37", "#cf222e", "#57606a"
-ADVICE = ("Not sure? Start with a family that needs good images only: it learns what a good part looks like and "
-          "flags anything that differs, including defects nobody has seen yet. Families that learn from defect "
-          "images (and masks) need labelled examples, and catch the defect types they were shown more reliably.")
+GOOD_ONLY_ADVICE = ("Not sure? Start with a family that needs good images only: it learns what a good part looks "
+                    "like and flags anything that differs, including defects nobody has seen yet.")
+
+
+def advice_text(families: list[type[Any]]) -> str:
+    """The "not sure?" paragraph, naming only families the registry holds (none learning from defects, no
+    sentence about them)."""
+    from_defects = [f for f in families if DEFECT in f.needs]
+    if not from_defects:
+        return ("Every family here needs good images only: each learns what a good part looks like and flags "
+                "anything that differs, including defects nobody has seen yet.")
+    names = ", ".join(f.title for f in from_defects)
+    masks = " and masks" if any(MASK in f.needs for f in from_defects) else ""
+    verb = "learns" if len(from_defects) == 1 else "learn"
+    return (f"{GOOD_ONLY_ADVICE} {names} {verb} from labelled defect images{masks} as well: "
+            "they catch the defect types they were shown more reliably.")
 
 
 class FamilyPage(QWizardPage):
@@ -43,7 +57,7 @@ class FamilyPage(QWizardPage):
             layout.addWidget(note)
         if not self.families:
             layout.addWidget(QLabel("No detector family is installed; reinstall inspector-app."))
-        advice = QLabel(ADVICE)
+        advice = QLabel(advice_text(self.families))
         advice.setWordWrap(True)
         advice.setStyleSheet(f"color: {NEUTRAL_COLOUR};")
         layout.addSpacing(12)

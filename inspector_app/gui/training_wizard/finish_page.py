@@ -28,14 +28,18 @@ def version_summary(meta: dict[str, Any], ref: str, active: str | None) -> str:
     calibration = meta.get("calibration", {})
     scores = meta.get("validation_scores", {})
     try:
-        uses_defects = DEFECT in detector_class(str(meta.get("family"))).needs
+        family = detector_class(str(meta.get("family")))
+        uses_defects = DEFECT in family.needs
+        has_epochs = "epochs" in family.default_config()  # patch memory fits in one pass: no epochs to count
     except ValueError:
         uses_defects = bool(data.get("train_defect"))
+        has_epochs = "epochs" in meta.get("config", {})
     lines = [
         f"<b>{ref}</b> — {meta.get('title', meta.get('family', '?'))}",
         f"trained on {data.get('train_good', '?')} good image(s)"
         + (f" and {data['train_defect']} defect image(s)" if uses_defects and data.get("train_defect") else "")
-        + f", {fit.get('epochs_run', 0)} epoch(s) in {meta.get('train_seconds', fit.get('seconds', 0)):.0f} s",
+        + (f", {fit.get('epochs_run', 0)} epoch(s)" if has_epochs else "")
+        + f" in {meta.get('train_seconds', fit.get('seconds', 0)):.0f} s",
         f"threshold {calibration.get('threshold', float('nan')):.4g} ({calibration.get('method', '')})",
         f"validated on {len(scores.get('good', []))} good"
         + (f" and {len(scores['defect'])} defect" if scores.get("defect") else "") + " held-out image(s)",

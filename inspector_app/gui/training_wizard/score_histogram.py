@@ -57,6 +57,7 @@ class ScoreHistogram(pg.PlotWidget):
         self.line.setCursor(Qt.CursorShape.SizeHorCursor)
         self.addItem(self.line)
         self.line.sigPositionChanged.connect(lambda line: self.threshold_changed.emit(float(line.value())))
+        self.line.sigPositionChanged.connect(lambda line: self._place_legend(float(line.value())))
 
     def set_scores(self, good: np.ndarray, defect: np.ndarray, threshold: float) -> None:
         """Draw both classes on shared bins and put the line at ``threshold``."""
@@ -93,6 +94,16 @@ class ScoreHistogram(pg.PlotWidget):
         if not low <= value <= high:
             margin = 0.05 * (high - low)
             self.setXRange(min(low, value - margin), max(high, value + margin), padding=0)
+        self._place_legend(value)
+
+    def _place_legend(self, value: float) -> None:
+        """Keep the legend off the threshold's label: top right, or top left when the line is on the right."""
+        (low, high), _ = self.viewRange()
+        on_right = high > low and (value - low) / (high - low) > 0.55
+        if on_right:
+            self.legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(10, 10))
+        else:
+            self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-10, 10))
 
     def threshold(self) -> float:
         return float(self.line.value())

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWizard, QWizardPage,
 )
 
+from inspector_app.detectors.registry import detector_class
 from inspector_app.gui.training_wizard.estimates import duration_text
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
@@ -69,7 +70,7 @@ class TrainingPage(QWizardPage):
         self.log_pane = QPlainTextEdit()
         self.log_pane.setReadOnly(True)
         self.log_pane.setMaximumBlockCount(3000)
-        self.log_pane.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_pane.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # never cut off at either side
         self.log_pane.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._spec_path: Path | None = None
         self._build_layout()
@@ -104,6 +105,8 @@ class TrainingPage(QWizardPage):
         self.job.start_training()
         self.loss_curve.setData([], [])
         self.val_curve.setData([], [])
+        self.plot.enableAutoRange()  # not the previous run's axes
+        self.plot.setVisible(_has_epochs(self.job.family))  # patch memory fits in one pass: no loss curve
         self.log_pane.clear()
         self.failure.setVisible(False)
         self.retry.setVisible(False)
@@ -192,3 +195,11 @@ class TrainingPage(QWizardPage):
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt API
         return bool(self.job.model) and not self.process.running()
+
+
+def _has_epochs(family: str) -> bool:
+    """Whether the family trains in epochs (and so has a loss curve to draw)."""
+    try:
+        return "epochs" in detector_class(family).default_config()
+    except ValueError:
+        return True

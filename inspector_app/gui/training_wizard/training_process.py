@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import signal
 import sys
 from collections import deque
@@ -18,6 +19,19 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 log = logging.getLogger(__name__)
+
+#: Start-up lines of the TensorFlow / XLA / CUDA runtime (C++ log lines, CPU-feature and missing-GPU notices):
+#: nothing an operator can act on, and they buried the training's own lines. Fatal ("F") lines are kept.
+RUNTIME_NOISE = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] |[IWE]\d{4} \d\d:\d\d:\d\d|"
+    r"WARNING: All log messages before absl::InitializeLog|To enable the following instructions:|"
+    r"WARNING: AutoGraph|This TensorFlow binary is optimized)")
+
+
+def is_runtime_noise(text: str) -> bool:
+    """True for a line of TensorFlow's own start-up chatter (see RUNTIME_NOISE)."""
+    return RUNTIME_NOISE.match(text.lstrip()) is not None
+
 
 #: Exit code of ``inspector-app train`` after a cancel.
 EXIT_CANCELLED = 130
@@ -76,6 +90,8 @@ class TrainingProcess(QObject):
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
+        if not env.contains("TF_CPP_MIN_LOG_LEVEL"):
+            env.insert("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's info and warning lines mean nothing here
         process.setProcessEnvironment(env)
         process.setProgram(self.command[0])
         process.setArguments(self.arguments(spec_path))
@@ -133,6 +149,9 @@ class TrainingProcess(QObject):
             return
         event = _json_object(text) if channel == "out" else None
         if event is None:
+            if is_runtime_noise(text):
+                log.debug("training child: %s", text)
+                return
             self.tail.append(text)
             self.log_line.emit(text)
             return
