@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter,
     QToolBar, QVBoxLayout, QWidget, QScrollArea,
@@ -45,6 +45,8 @@ from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("heatmap", "contours", "none")
+#: The operator's guide, in a source checkout (docs/ is not part of an installed wheel).
+USER_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide.md"
 PAINT_INTERVAL_MS = 33
 #: The strip chart redraws at most this often: at 30 Hz it cost the GUI thread more than the image did.
 CHART_INTERVAL_S = 0.1
@@ -171,6 +173,8 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(QLabel(" Overlay "))
         self.overlay_combo = QComboBox()
         self.overlay_combo.addItems(OVERLAYS)
+        self.overlay_combo.setToolTip("What to draw over the picture: the heatmap, the outline of the regions at "
+                                      "or above the threshold, or nothing (O cycles)")
         self.overlay_combo.currentIndexChanged.connect(self._redraw)
         toolbar.addWidget(self.overlay_combo)
         toolbar.addWidget(QLabel("  Opacity "))
@@ -178,6 +182,7 @@ class MainWindow(QMainWindow):
         self.opacity.setRange(0, 100)
         self.opacity.setValue(55)
         self.opacity.setFixedWidth(120)
+        self.opacity.setToolTip("How strongly the heatmap covers the picture")
         self.opacity.valueChanged.connect(self._redraw)
         toolbar.addWidget(self.opacity)
         toolbar.addSeparator()
@@ -202,16 +207,25 @@ class MainWindow(QMainWindow):
                                            tip="Train the next version on its data plus the reviewed good captures")
         train_menu.addAction(self.retrain_action)
         review_menu = menu.addMenu("&Review")
-        self.review_action = self._action("Review &queue", self.open_review)
+        self.review_action = self._action("Review &queue", self.toggle_review, "R")
+        self.review_action.setCheckable(True)
         review_menu.addAction(self.review_action)
         view_menu = menu.addMenu("&View")
         for action in (self.pause_action, self.step_action, self.overlay_action, self.fullscreen_action):
             view_menu.addAction(action)
         view_menu.addAction(self.side_dock.toggleViewAction())
         view_menu.addAction(self.log_dock.toggleViewAction())
+        view_menu.addAction(self.review_action)
         help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("&About", self.show_about))
-        help_menu.addAction(self._action("&Device", self.show_device))
+        self.shortcuts_action = self._action("&Keyboard shortcuts", self.show_shortcuts, "?",
+                                             "Every key of the window and the review queue (? or F1)")
+        self.shortcuts_action.setShortcuts([QKeySequence("?"), QKeySequence("F1")])
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self._action("&User guide", self.open_user_guide, tip=f"Open {USER_GUIDE}"))
+        help_menu.addSeparator()
+        help_menu.addAction(self._action("&Device", self.show_device, tip="Which CPU or GPU inspects and trains"))
+        help_menu.addAction(self._action("&About", self.show_about,
+                                         tip="Version, data folder, model store and where the guide is"))
         self.set_train_available(True, "Train a new model version")
         self.set_review_available(False, "No capture store: the review queue is off")
 
@@ -263,6 +277,7 @@ class MainWindow(QMainWindow):
         self.reader.status.connect(self._on_source_status)
         self.reader.start()
         self.pause_action.setText("Pause")
+        self.banner.set_paused(False)
         self.log_panel.add(f"source: {spec.describe()}")
         self.status_label.setText(f"source: {spec.describe()}")
         self.settings.setValue("last_source", spec.to_dict())
@@ -452,6 +467,7 @@ class MainWindow(QMainWindow):
             self.reader.pause()
             self.pause_action.setText("Resume")
             self.status_label.setText("paused — N inspects one frame")
+        self.banner.set_paused(self.reader.paused)
 
     def step(self) -> None:
         if self.reader is not None:
@@ -546,8 +562,23 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.review_dock)
         self.tabifyDockWidget(self.side_dock, self.review_dock)  # full height beside the live view
         self.review_dock.hide()
+        self.review_dock.toggleViewAction().toggled.connect(self.review_action.setChecked)  # menus show its state
         self.capture_good_requested.connect(lambda frame: self.recorder.capture_good(frame, self.latest))
         self.set_review_available(True, "Review flagged parts")
+
+    def toggle_review(self, checked: bool) -> None:
+        """Review ▸ Review queue (and View, and R): show the dock, bring it to the front, or close it."""
+        if self.review_panel is None:
+            self.review_action.setChecked(False)
+            self.open_review()
+            return
+        if checked:
+            self.open_review()
+        elif self.review_dock.visibleRegion().isEmpty() and not self.review_dock.isHidden():
+            self.open_review()  # open behind the Controls tab: bring it to the front rather than close it
+            self.review_action.setChecked(True)
+        else:
+            self.review_dock.hide()
 
     def open_review(self) -> None:
         """Show the review dock beside the live view, with the keyboard on the queue."""
@@ -579,9 +610,43 @@ class MainWindow(QMainWindow):
             return
         QMessageBox.information(self, "Model info", f"{self.model.ref}\n\n{describe_meta(self.model.meta)}")
 
+    def show_shortcuts(self) -> None:
+        """Every key: the window's actions (read from them, so the list cannot go stale) and the review keys."""
+        rows = [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText), a.text().replace("&", ""))
+                for a in self.actions() if not a.shortcut().isEmpty()]
+        rows += [("D · F · G", "Review: defect · false alarm · good (while the review queue has the keyboard)"),
+                 ("U", "Review: undo the last decision"), ("← → ↑ ↓", "Review: previous / next capture"),
+                 ("wheel · drag · double-click", "Picture: zoom · pan · fit")]
+        table = "".join(f"<tr><td><b>{key}</b>&nbsp;&nbsp;</td><td>{what}</td></tr>" for key, what in rows)
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", f"<table>{table}</table>", parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        self.shortcuts_box = box  # tests read it
+        box.open()
+
+    def about_text(self) -> str:
+        """Version, where the data lives and where the guide is, for Help ▸ About."""
+        captures = self.captures.root if self.captures is not None and hasattr(self.captures, "root") else None
+        guide = USER_GUIDE if USER_GUIDE.is_file() else None
+        return (f"<h3>Inspector {__version__}</h3>"
+                "<p>Offline visual inspection: live verdicts, heatmaps, review and retraining.</p>"
+                f"<p><b>Data folder:</b> {self.store.root}<br>"
+                f"<b>Model store:</b> {self.store.models_dir}<br>"
+                + (f"<b>Captures:</b> {captures}<br>" if captures is not None else "")
+                + f"<b>Settings:</b> {self.settings.fileName()}</p>"
+                + (f"<p>User guide: <a href='{QUrl.fromLocalFile(str(guide)).toString()}'>{guide}</a></p>" if guide
+                   else "<p>User guide: docs/user-guide.md in the inspector-app source folder.</p>"))
+
     def show_about(self) -> None:
-        QMessageBox.about(self, "About Inspector",
-                          f"Inspector {__version__}\nOffline visual inspection: live verdicts, heatmaps, review and retraining.")
+        box = QMessageBox(QMessageBox.Icon.Information, "About Inspector", self.about_text(), parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)  # links open, paths copy
+        self.about_box = box
+        box.open()
+
+    def open_user_guide(self) -> None:
+        if not USER_GUIDE.is_file() or not QDesktopServices.openUrl(QUrl.fromLocalFile(str(USER_GUIDE))):
+            QMessageBox.information(self, "User guide", f"The user guide is docs/user-guide.md in the "
+                                    f"inspector-app source folder (looked for {USER_GUIDE}).")
 
     def show_device(self) -> None:
         from inspector_app.gui.inspection.device_info import describe_device  # noqa: PLC0415

@@ -398,3 +398,95 @@ def test_histogram_legend_keeps_off_the_threshold_label(qtbot: Any) -> None:
         histogram.set_scores(np.r_[np.zeros(11), 50.0], np.array([35.0, 60, 60, 85, 85, 190]), threshold)
         qtbot.wait(50)
         assert not histogram.legend.sceneBoundingRect().intersects(histogram.line.label.sceneBoundingRect())
+
+
+# -- 9: help ------------------------------------------------------------------------------------------------
+def test_help_lists_the_keys_and_about_says_where_things_are(qtbot: Any, window: Any) -> None:
+    from PySide6.QtGui import QKeySequence  # noqa: PLC0415
+
+    win = window()
+    assert QKeySequence("?") in win.shortcuts_action.shortcuts()
+    win.shortcuts_action.trigger()
+    text = win.shortcuts_box.text()
+    for expected in ("Space", "Pause", "Full screen", "Capture as good", "D · F · G", "U"):
+        assert expected in text
+    win.shortcuts_box.close()
+    about = win.about_text()
+    from inspector_app import __version__  # noqa: PLC0415
+
+    assert __version__ in about and str(win.store.root) in about and str(win.store.models_dir) in about
+    assert "user-guide.md" in about
+
+
+def test_controls_that_are_not_obvious_have_tooltips(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QComboBox, QLineEdit, QPushButton, QSlider  # noqa: PLC0415
+
+    with CaptureStore(tmp_path / "caps") as captures:
+        win = window(captures=captures)
+        controls = [c for cls in (QComboBox, QSlider, QAbstractSpinBox, QCheckBox, QPushButton)
+                    for c in win.findChildren(cls)]
+        controls += [c for c in win.findChildren(QLineEdit) if not isinstance(c.parent(), (QComboBox, QAbstractSpinBox))]
+        missing = [f"{type(c).__name__} {getattr(c, 'text', lambda: '')()!r} in {type(c.parent()).__name__}"
+                   for c in controls if not c.toolTip()]
+        assert not missing, missing
+        win.shutdown()
+
+
+# -- 10: paused banner, review toggle, wizard name and folder --------------------------------------------------
+def test_the_banner_says_paused(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    win = window()
+    load(qtbot, win)
+    results: list[Any] = []
+    win.inspected.connect(results.append)
+    win.open_source(SourceSpec("folder", str(make_folder(tmp_path / "imgs", [10] * 40)), fps=20.0))
+    qtbot.waitUntil(lambda: len(results) >= 2, timeout=5000)
+    win.toggle_pause()
+    qtbot.wait(200)
+    assert win.banner.text == "PASS · PAUSED"
+    win.toggle_pause()
+    qtbot.waitUntil(lambda: win.banner.text == "PASS", timeout=3000)
+
+
+def test_review_queue_menu_toggles_the_dock_and_view_lists_it(qtbot: Any, window: Any, tmp_path: Path) -> None:
+    with CaptureStore(tmp_path / "caps") as captures:
+        win = window(captures=captures)
+        from PySide6.QtWidgets import QMenu  # noqa: PLC0415
+
+        view_menu = next(m for m in win.menuBar().findChildren(QMenu) if m.title() == "&View")
+        assert win.review_action in view_menu.actions() and win.review_action.isCheckable()
+        win.review_action.trigger()
+        assert win.review_dock.isVisible() and win.review_action.isChecked()
+        win.review_action.trigger()
+        assert not win.review_dock.isVisible() and not win.review_action.isChecked()
+        win.shutdown()
+
+
+def test_wizard_names_follow_the_family_and_the_folder_is_remembered(qtbot: Any, window: Any, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import tiny_parts_dataset  # noqa: PLC0415
+
+    monkeypatch.setattr(DeviceProbe, "known", "CPU only")
+    data = tiny_parts_dataset(tmp_path / "parts")
+    win = window()
+    win.store.write_version("parts", {"family": "autoencoder", "config": {}, "calibration": {"threshold": 1.0}},
+                            lambda folder: None)
+    wizard = TrainingWizard(win.store, win)
+    wizard.family_page.buttons["autoencoder"].setChecked(True)
+    wizard.show()
+    wizard.next()
+    wizard.data_page.folder.setText(str(data))
+    wizard.data_page.rescan()
+    wizard.next()
+    assert wizard.parameters_page.name.currentText() == "parts"  # adds a version to the autoencoder model
+    wizard.back()
+    wizard.back()
+    wizard.family_page.buttons["patch_memory"].setChecked(True)
+    wizard.next()
+    wizard.next()
+    assert wizard.parameters_page.name.currentText() == "parts-patch_memory"
+    wizard.close()
+    again = TrainingWizard(win.store, win)
+    assert again.data_page.folder.text() == str(data)
+    for each in (wizard, again):  # deleted, not just hidden: a hidden wizard's button kept the keyboard focus
+        each.deleteLater()
+    qtbot.wait(10)

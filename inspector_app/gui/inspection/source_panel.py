@@ -75,6 +75,13 @@ class SourcePanel(QGroupBox):
         self.fps.setSpecialValueText("as fast as possible")
         self.fps.setSuffix(" fps")
         self.open_button = QPushButton("Open source")
+        self.kind.setToolTip("What to inspect: a folder of images, a video file, a camera or the demo parts")
+        self.target.setToolTip("The folder or video file, a camera index (0, 1, …) or a stream URL (rtsp://…)")
+        self.browse.setToolTip("Choose the folder or video file")
+        self.loop.setToolTip("Start again from the first image or frame at the end")
+        self.fps.setToolTip("Frames per second to read; “as fast as possible” inspects every image of a folder "
+                            "(none dropped), a set rate drops frames the model cannot keep up with")
+        self.open_button.setToolTip("Start inspecting this source (File ▸ Open … asks and starts at once)")
         row = QHBoxLayout()
         row.addWidget(self.target, 1)
         row.addWidget(self.browse)

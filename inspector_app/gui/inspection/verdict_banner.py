@@ -35,6 +35,8 @@ class VerdictBanner(QWidget):
         layout.addWidget(self._title, 1)
         layout.addWidget(self._detail)
         self.state: BannerState | None = None
+        #: While the stream is paused the title says so beside the last verdict ("FAIL · PAUSED").
+        self.paused = False
         self.set_state(BannerState.NO_SOURCE)
 
     @property
@@ -54,8 +56,15 @@ class VerdictBanner(QWidget):
                 f"#verdictTitle {{ color: {foreground}; font-size: 40px; font-weight: 800; }}"
                 f"#verdictDetail {{ color: {foreground}; font-size: 17px; font-weight: 600; }}"
             )
-            self._title.setText(title)
+        paused = self.paused and state in (BannerState.PASS, BannerState.FAIL, BannerState.WAITING)
+        self._title.setText(f"{title} · PAUSED" if paused else title)
         self._detail.setText(detail)
+
+    def set_paused(self, paused: bool) -> None:
+        """Say PAUSED in the title (beside the verdict on screen) until the stream resumes."""
+        self.paused = paused
+        if self.state is not None:
+            self.set_state(self.state, self.detail)
 
     def show_verdict(self, failed: bool, score: float, threshold: float, ratio: float) -> None:
         """``ratio`` is score ÷ threshold (``gui.score_scale``)."""

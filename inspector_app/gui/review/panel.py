@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAX_SHOWN = 1000
 SUMMARY_EVERY_S = 2.0
 BUTTONS = (("Defect", "D", "defect"), ("False alarm", "F", "false_alarm"), ("Good", "G", "good"))
+DECISION_TIPS = {"defect": "A real defect: the model was right to flag it (D)",
+                 "false_alarm": "Flagged but good: retraining from captures learns from it (F)",
+                 "good": "A good part (a PASS sample or a capture): retraining learns from it (G)"}
 
 
 def describe(record: CaptureRecord) -> str:
@@ -76,6 +79,7 @@ class ReviewPanel(QWidget):
         self.heatmap = QCheckBox("Heatmap")
         self.heatmap.setChecked(True)
         self.heatmap.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.heatmap.setToolTip("Lay the capture's anomaly heatmap over the picture")
         self.summary = SummaryBox(captures, self.filters.scope, ask_path, listed=self.filters.shown)
         self.buttons: dict[str, QPushButton] = {}
         self._signature: tuple | None = None
@@ -102,7 +106,9 @@ class ReviewPanel(QWidget):
         for text, key, decision in BUTTONS:
             slot = lambda _=False, d=decision: self.decide(d)  # noqa: E731
             self.buttons[decision] = self._button(f"{text}  [{key}]", slot, DECISION_MARKS[decision][1].name())
+            self.buttons[decision].setToolTip(DECISION_TIPS[decision])
         self.buttons["undo"] = self._button("Undo  [U]", self.undo)
+        self.buttons["undo"].setToolTip("Take back the last decision and show that capture again (U)")
         for button in self.buttons.values():
             decide_row.addWidget(button)
         decide_row.addStretch(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import (
     QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
     QRadioButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget, QWizardPage,
@@ -20,15 +20,18 @@ from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 THUMB = 88
+#: Where the window's settings keep the dataset folder used last.
+LAST_DATASET_KEY = "wizard/last_dataset"
 WARN_COLOUR = "#9a6700"
 
 
 class DataPage(QWizardPage):
     """Choose a dataset folder (MVTec or plain layout); captures join through Train ▸ Retrain from captures."""
 
-    def __init__(self, job: TrainingJob) -> None:
+    def __init__(self, job: TrainingJob, settings: QSettings | None = None) -> None:
         super().__init__()
         self.job = job
+        self.settings = settings
         self.setTitle("2 · Data")
         self.setSubTitle("A dataset folder in the MVTec layout (train/good, test/<type>, ground_truth) "
                          "or the plain layout (good/, defect/, masks/).")
@@ -40,7 +43,8 @@ class DataPage(QWizardPage):
         self.captures_hint.setWordWrap(True)
         self.captures_hint.setStyleSheet("color: #57606a;")
         self.captures_hint.setToolTip("Captured good parts and false alarms are added to the data given here")
-        self.folder = QLineEdit(job.data[0] if job.data else "")
+        remembered = str(settings.value(LAST_DATASET_KEY, "") or "") if settings is not None else ""
+        self.folder = QLineEdit(job.data[0] if job.data else remembered)
         self.folder.setPlaceholderText("folder holding train/ and test/, or good/ and defect/")
         self.browse = QPushButton("Browse…")
         self.extra = QLabel()
@@ -173,6 +177,11 @@ class DataPage(QWizardPage):
     def isComplete(self) -> bool:  # noqa: N802 - Qt API
         summary = self.job.data_summary
         return bool(summary and summary.usable and not self._family_problem())
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt API
+        if self.settings is not None and self.folder.text().strip():
+            self.settings.setValue(LAST_DATASET_KEY, self.folder.text().strip())  # offered next time
+        return True
 
 
 def _thumb_widget(path: Path, caption: str) -> QWidget:

@@ -128,5 +128,6 @@ class FamilyPage(QWizardPage):
             return False
         if kind != self.job.family:
             self.job.config = {}  # another family's settings do not apply
+            self.job.name = ""  # nor its model name: the parameters page suggests one for this family
         self.job.family = kind
         return True

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_app.core.errors import ModelStoreError
-from inspector_app.core.modelstore import ModelStore, check_name
+from inspector_app.core.modelstore import ModelRef, ModelStore, check_name
 from inspector_app.detectors.registry import detector_class
 from inspector_app.detectors.settings import describe
 from inspector_app.gui.training_wizard.config_form import Editor, make_editor
@@ -30,6 +30,20 @@ def default_name(job: TrainingJob) -> str:
     base = Path(job.data[0]).name if job.data else "model"
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-") or "model"
     return safe[:64]
+
+
+def suggested_name(job: TrainingJob, store: ModelStore) -> str:
+    """``default_name``, or ``<name>-<family>`` when a model of that name holds another family's versions
+    (a model name is one line of versions to roll back between; mixing families there confuses it)."""
+    name = default_name(job)
+    versions = store.versions(name) if name in store.names() else []
+    if not versions:
+        return name
+    try:
+        family = store.meta(ModelRef(name, versions[-1])).get("family")
+    except ModelStoreError:
+        return name
+    return name if family == job.family else f"{name}-{job.family}"[:64]
 
 
 class ParametersPage(QWizardPage):
@@ -111,7 +125,7 @@ class ParametersPage(QWizardPage):
         self.name.blockSignals(True)
         self.name.clear()
         self.name.addItems(self.store.names())
-        self.name.setCurrentText(self.job.name or default_name(self.job))
+        self.name.setCurrentText(self.job.name or suggested_name(self.job, self.store))
         self.name.blockSignals(False)
         if self._family != self.job.family:
             self._build_editors()

@@ -58,7 +58,7 @@ class TrainingWizard(QWizard):
         self.resize(1060, 760)
         self.process = TrainingProcess(store.root, command, self)
         self.family_page = FamilyPage(self.job)
-        self.data_page = DataPage(self.job)
+        self.data_page = DataPage(self.job, getattr(parent, "settings", None))  # the window's: remembers the folder
         self.parameters_page = ParametersPage(self.job, store)
         self.training_page = TrainingPage(self.job, self.process)
         self.calibration_page = CalibrationPage(self.job, store)
