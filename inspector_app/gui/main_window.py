@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QApplication, QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter,
-    QToolBar, QVBoxLayout, QWidget, QScrollArea,
+    QSizePolicy, QToolBar, QVBoxLayout, QWidget, QScrollArea,
 )
 
 from inspector_app import __version__
@@ -45,6 +45,8 @@ from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
 OVERLAYS = ("heatmap", "contours", "none")
+#: Room a window manager's title bar and borders take, assumed until the window is shown (then measured).
+FRAME_GUESS = (8, 36)
 #: The operator's guide, in a source checkout (docs/ is not part of an installed wheel).
 USER_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "user-guide.md"
 PAINT_INTERVAL_MS = 33
@@ -106,6 +108,7 @@ class MainWindow(QMainWindow):
         top_layout.addWidget(self.view, 1)
         self.frame_label = QLabel()  # which file or frame the verdict is about
         self.frame_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.frame_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long name clips
         self.heatmap_legend = HeatmapLegend()
         caption = QHBoxLayout()
         caption.addWidget(self.frame_label, 1)
@@ -587,7 +590,9 @@ class MainWindow(QMainWindow):
             return
         self.review_dock.show()
         self.review_dock.raise_()
-        self.resizeDocks([self.review_dock], [int(self.width() * 0.55)], Qt.Orientation.Horizontal)
+        # Wide enough for the queue without a scroll bar where the window allows, leaving the live view room.
+        wanted = max(int(self.width() * 0.55), self.review_panel.minimumSizeHint().width() + 24)
+        self.resizeDocks([self.review_dock], [min(wanted, self.width() - 320)], Qt.Orientation.Horizontal)
         self.review_panel.refresh(force=True)
         self.review_panel.setFocus()
 
@@ -674,7 +679,9 @@ class MainWindow(QMainWindow):
         if self.isFullScreen() or self.isMaximized():
             return
         screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
-        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders, once known
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders, once shown
+        if frame.isNull() and not self.isVisible():
+            frame = QSize(FRAME_GUESS[0], FRAME_GUESS[1])  # not known before the window manager frames it
         width = min(self.width(), screen.width() - frame.width())
         height = min(self.height(), screen.height() - frame.height())
         if (width, height) != (self.width(), self.height()):
@@ -682,6 +689,12 @@ class MainWindow(QMainWindow):
         x = min(max(self.x(), screen.left()), screen.right() + 1 - self.width() - frame.width())
         y = min(max(self.y(), screen.top()), screen.bottom() + 1 - self.height() - frame.height())
         self.move(max(x, screen.left()), max(y, screen.top()))
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if not getattr(self, "_fitted_once", False):
+            self._fitted_once = True
+            QTimer.singleShot(200, self, self.fit_to_screen)  # again with the frame's real size
 
     def last_model(self) -> str | None:
         value = self.settings.value("last_model")

@@ -211,11 +211,16 @@ def test_a_lost_source_stays_lost_without_the_previous_picture(qtbot: Any, windo
 def test_the_window_fits_a_small_screen_with_review_open(qtbot: Any, window: Any, tmp_path: Path) -> None:
     with CaptureStore(tmp_path / "caps") as captures:
         win = window(captures=captures)
+        win.banner.show_verdict(True, 123456.7, 98765.4, 1.25)  # the longest line the banner shows
+        win.frame_label.setText("a_rather_long_file_name_from_the_line_camera_0001.png · frame 123456")
         win.open_review()
         qtbot.wait(50)
-        minimum = win.minimumSizeHint().expandedTo(win.minimumSize())
-        # 1600×1000 at 200 % scaling is 800×500 logical pixels; leave room for a title bar and a panel.
-        assert minimum.width() <= 760 and minimum.height() <= 440, minimum
+        for state in (BannerState.FAIL, BannerState.SOURCE_LOST):
+            if state is BannerState.SOURCE_LOST:
+                win.banner.set_state(state, "camera rtsp://line-4.local/stream is not available; retrying")
+            minimum = win.minimumSizeHint().expandedTo(win.minimumSize())
+            # 1600×1000 at 200 % scaling is 800×500 logical pixels; leave room for a title bar and a panel.
+            assert minimum.width() <= 760 and minimum.height() <= 440, (state, minimum)
         screen = win.screen().availableGeometry()
         assert win.width() <= screen.width() and win.height() <= screen.height()
         win.shutdown()

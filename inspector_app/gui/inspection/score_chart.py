@@ -42,7 +42,7 @@ class ScoreChart(pg.PlotWidget):
         self.setMinimumHeight(72)  # the window must still fit 1280×720 at 200 % scaling
         self.setMouseEnabled(x=False, y=False)
         self.hideButtons()
-        self.setLabel("left", "score ÷ threshold")
+        self.setLabel("left", "× threshold")  # score ÷ threshold (gui.score_scale)
         self.setLabel("bottom", "frames ago")
         self.addItem(pg.InfiniteLine(pos=1.0, angle=0, pen=pg.mkPen("#d29922", width=2, style=pg.QtCore.Qt.PenStyle.DashLine)))
         self._line = self.plot(pen=pg.mkPen("#58a6ff", width=1.5))

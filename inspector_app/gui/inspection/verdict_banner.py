@@ -30,6 +30,8 @@ class VerdictBanner(QWidget):
         self._title.setObjectName("verdictTitle")
         self._detail.setObjectName("verdictDetail")
         self._detail.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for label in (self._title, self._detail):  # wrap rather than widen the window past a small screen
+            label.setWordWrap(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(18, 6, 18, 6)
         layout.addWidget(self._title, 1)
