@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 from inspector_app.core.images import HEATMAP_VMAX, heatmap_rgb
 from inspector_app.gui.qimage import to_qimage
 
-STRIP_WIDTH = 150
+STRIP_WIDTH = 120
 STRIP_HEIGHT = 12
 
 
@@ -28,8 +28,9 @@ class HeatmapLegend(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addWidget(QLabel("heatmap  good"))
+        layout.addWidget(QLabel("heatmap 0"))
         layout.addWidget(self.strip)
-        layout.addWidget(QLabel(f"{HEATMAP_VMAX:g}× threshold"))
-        self.setToolTip("Heatmap colours on one fixed scale for every frame: dark blue is a typical good pixel, "
-                        "the white tick and the jump to yellow mark the threshold, red is twice it or more.")
+        layout.addWidget(QLabel(f"{HEATMAP_VMAX:g}×"))
+        self.setToolTip("Heatmap colours on one fixed scale for every frame, in multiples of the threshold: "
+                        "0 (dark blue) is a typical good pixel, the white tick and the jump to yellow mark the "
+                        "threshold (1×), red is twice it or more.")

@@ -59,7 +59,8 @@ class VerdictBanner(QWidget):
                 f"#verdictDetail {{ color: {foreground}; font-size: 17px; font-weight: 600; }}"
             )
         paused = self.paused and state in (BannerState.PASS, BannerState.FAIL, BannerState.WAITING)
-        self._title.setText(f"{title} · PAUSED" if paused else title)
+        # PAUSED in smaller letters beside the verdict, so the title still fits one line on a small screen.
+        self._title.setText(f"{title} <span style='font-size: 22px'>· PAUSED</span>" if paused else title)
         self._detail.setText(detail)
 
     def set_paused(self, paused: bool) -> None:
@@ -70,5 +71,7 @@ class VerdictBanner(QWidget):
 
     def show_verdict(self, failed: bool, score: float, threshold: float, ratio: float) -> None:
         """``ratio`` is score ÷ threshold (``gui.score_scale``)."""
-        detail = f"score {score:.4g}  ·  threshold {threshold:.4g}  ·  {max(ratio, 0.0):.2f}× threshold"
+        nbsp = "\u00a0"  # a narrow banner wraps between the three figures, never inside one
+        detail = (f"{max(ratio, 0.0):.2f}× threshold  ·  score{nbsp}{score:.4g}  ·  "
+                  f"threshold{nbsp}{threshold:.4g}")
         self.set_state(BannerState.FAIL if failed else BannerState.PASS, detail)

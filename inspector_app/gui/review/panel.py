@@ -16,7 +16,7 @@ from datetime import datetime
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget
 
 from inspector_app.core.captures import CaptureRecord, CaptureStore, CaptureStoreError
 from inspector_app.gui.inspection.image_view import ImageView
@@ -46,9 +46,9 @@ def describe(record: CaptureRecord) -> str:
     shortcut = "" if record.decision == "unreviewed" else f" [{mark}]"
     ratio = times_threshold(record.score, record.threshold, record.normalised_score)
     return (f"<b>#{record.id}</b> · <b>{record.verdict}</b> at {ratio:.2f}× the threshold "
-            f"(score {record.score:.4g}, threshold {record.threshold:.4g}) · {model} · {when}<br>"
-            f"{record.source} · frame {record.frame_index} · "
-            f"<span style='color:{colour_name}; font-weight:bold'>{decision}{shortcut}</span>")
+            f"(score {record.score:.4g}, threshold {record.threshold:.4g})<br>"
+            f"<span style='color:{colour_name}; font-weight:bold'>{decision}{shortcut}</span> · {model} · {when}<br>"
+            f"frame {record.frame_index} of {record.source}")
 
 
 class ReviewPanel(QWidget):
@@ -74,7 +74,10 @@ class ReviewPanel(QWidget):
         self.view = ImageView()
         self.view.setMinimumSize(160, 120)  # small enough for 1280×720 at 200 % scaling
         self.info = QLabel()
-        self.info.setWordWrap(True)
+        # Whole lines, clipped on a narrow dock: a wrapped label's height was not honoured inside the dock's
+        # scroll area, and the text was drawn over the picture.
+        self.info.setWordWrap(False)
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.heatmap = QCheckBox("Heatmap")
         self.heatmap.setChecked(True)
@@ -209,7 +212,7 @@ class ReviewPanel(QWidget):
         if record is None:
             self._shown_key = None
             self.view.show_image(np.full((3, 4, 3), 24, np.uint8))
-            self.info.setText("<b>Nothing to show.</b> New flagged parts appear here as the line runs; "
+            self.info.setText("<b>Nothing to show.</b><br>New flagged parts appear here as the line runs;<br>"
                               "other decisions and periods are under Show and Period.")
             return
         self.info.setText(describe(record))
