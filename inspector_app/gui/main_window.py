@@ -142,7 +142,9 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("logDock")
         self.log_dock.setWidget(self.log_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.resizeDocks([self.log_dock], [110], Qt.Orientation.Vertical)
+        # A tenth of a short screen at most: at 150 % on 1280×720 the log took the live picture's room.
+        screen_height = (self.screen() or QApplication.primaryScreen()).availableGeometry().height()
+        self.resizeDocks([self.log_dock], [max(40, min(110, screen_height // 10))], Qt.Orientation.Vertical)
         self.status_label = QLabel("ready")
         self.statusBar().addWidget(self.status_label, 1)
         self.source_panel.open_requested.connect(self.open_source)

@@ -60,7 +60,8 @@ class VerdictBanner(QWidget):
             )
         paused = self.paused and state in (BannerState.PASS, BannerState.FAIL, BannerState.WAITING)
         # PAUSED in smaller letters beside the verdict, so the title still fits one line on a small screen.
-        self._title.setText(f"{title} <span style='font-size: 22px'>· PAUSED</span>" if paused else title)
+        paused_mark = "&nbsp;<span style='font-size: 22px'>·&nbsp;PAUSED</span>"  # no line break inside
+        self._title.setText(f"{title}{paused_mark}" if paused else title)
         self._detail.setText(detail)
 
     def set_paused(self, paused: bool) -> None:
