@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
         if self.model is None:
             self.banner.set_state(BannerState.NO_MODEL, "choose a model in the side panel")
         else:
-            self.banner.set_state(BannerState.WAITING, spec.describe())
+            self.banner.set_state(BannerState.WAITING, f"for frames from {spec.describe()}")
         return True
 
     def _source_failed(self, message: str) -> None:
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
             if self.model is None:
                 self.banner.set_state(BannerState.NO_MODEL)
             else:
-                self.banner.set_state(BannerState.WAITING, message)
+                self.banner.set_state(BannerState.WAITING, f"for frames: {message}")
         elif kind == "end":
             self.log_panel.add("end of source")
             self.status_label.setText("end of source")
@@ -384,7 +384,7 @@ class MainWindow(QMainWindow):
         elif self.reader.paused:
             self.banner.set_state(BannerState.PAUSED, "Space resumes · N inspects one frame")
         else:
-            self.banner.set_state(BannerState.WAITING, "the next frame is inspected by the new model")
+            self.banner.set_state(BannerState.WAITING, "for frames: the next is inspected by the new model")
         self.overlay_combo.setCurrentText("contours" if model.map_kind == MapKind.MASK else "heatmap")
 
     @Slot(str)

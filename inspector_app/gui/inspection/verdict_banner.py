@@ -13,10 +13,10 @@ class BannerState(Enum):
     FAIL = ("FAIL", "#d72638", "#ffffff")
     NO_MODEL = ("NO MODEL", "#6e7681", "#ffffff")
     NO_SOURCE = ("NO SOURCE", "#6e7681", "#ffffff")
-    SOURCE_LOST = ("SOURCE LOST — reconnecting", "#d29922", "#111111")
+    SOURCE_LOST = ("SOURCE LOST", "#d29922", "#111111")  # the detail says what is being retried
     LOADING_MODEL = ("LOADING MODEL", "#1f6feb", "#ffffff")
     PAUSED = ("PAUSED", "#6e7681", "#ffffff")
-    WAITING = ("WAITING FOR FRAMES", "#6e7681", "#ffffff")
+    WAITING = ("WAITING", "#6e7681", "#ffffff")
     PREPARING = ("PREPARING DEMO", "#1f6feb", "#ffffff")
 
 
@@ -30,8 +30,7 @@ class VerdictBanner(QWidget):
         self._title.setObjectName("verdictTitle")
         self._detail.setObjectName("verdictDetail")
         self._detail.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        for label in (self._title, self._detail):  # wrap rather than widen the window past a small screen
-            label.setWordWrap(True)
+        self._detail.setWordWrap(True)  # the figures wrap rather than widen the window past a small screen
         layout = QHBoxLayout(self)
         layout.setContentsMargins(18, 6, 18, 6)
         layout.addWidget(self._title, 1)
