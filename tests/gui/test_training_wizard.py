@@ -165,7 +165,8 @@ def test_end_to_end_in_a_running_window(qtbot: Any, store: ModelStore, parts: Pa
 
         win._fill_rollback_menu()
         actions = [a for a in win.rollback_menu.actions() if a.text()]
-        assert [a.text() for a in actions] == [f"{NAME}@v2", f"{NAME}@v1"]
+        assert [a.text().split("  ·  ")[0] for a in actions] == [f"{NAME}@v2", f"{NAME}@v1"]
+        assert "“tiny parts”" in actions[0].text()  # the label typed on the Finish page
         with qtbot.waitSignal(win.worker.model_loaded, timeout=30000) as rolled:
             actions[1].trigger()
         assert rolled.args[0].ref == ModelRef(NAME, "v1") and store.active() == ModelRef(NAME, "v1")
