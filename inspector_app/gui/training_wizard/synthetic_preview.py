@@ -72,8 +72,8 @@ class SyntheticPreviewDialog(QDialog):
         buttons.addWidget(self.another)
         buttons.addWidget(close)
         layout = QVBoxLayout(self)
-        intro = QLabel("The network learns to tell good parts (top row) from these changes; each is made "
-                       "afresh from the good images while training.")
+        intro = QLabel("The network learns to tell good parts (top row) from changes like these, drawn on "
+                       "the training images when training starts.")
         intro.setWordWrap(True)
         layout.addWidget(intro)
         layout.addLayout(self.grid)
@@ -129,6 +129,7 @@ class SyntheticPreviewDialog(QDialog):
                                                           Qt.TransformationMode.SmoothTransformation))
                 self.grid.addWidget(picture, row, column)
         self.status.setText(f"{len(samples) - 1} synthetic classes, sample set {self._seed + 1}")
+        self.adjustSize()  # grow to the new pictures (the dialog was sized before they came)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         for maker in list(self._makers):
