@@ -47,6 +47,8 @@ def test_other_heads_and_scorings_load_with_identical_scores(good_parts: np.ndar
     before, after = detector.infer(images), loaded.infer(images)
     np.testing.assert_array_equal(after.scores, before.scores)
     np.testing.assert_array_equal(after.maps, before.maps)
+    empty = loaded.infer(images[:0])
+    assert empty.scores.shape == (0,) and empty.maps.shape == (0, 64, 64)
     assert loaded.networks()["trunk"].get_layer("head").__class__ is detector.networks()["trunk"].get_layer("head").__class__
 
 

@@ -141,7 +141,7 @@ class MetricDetector(Detector):
             msg = f"metric learning needs at least two good images to fit, got {len(good)}"
             raise ValueError(msg)
         started = time.monotonic()
-        good = self._prepare(good).astype(np.uint8)
+        good = self._resized(good)
         mean_image = good.mean(axis=0, dtype=np.float32)
         features_model = self._ensure_features()
         from inspector_app.detectors.common import runtime  # noqa: PLC0415 - TensorFlow
@@ -230,17 +230,20 @@ class MetricDetector(Detector):
         self._scorer = EmbeddingScorer(str(self.config["scoring"]), self._normal, int(self.config["lof_neighbours"]))
 
     # -- inference ------------------------------------------------------------------------------------------
-    def _prepare(self, images: np.ndarray) -> np.ndarray:
-        """uint8 N×H×W×3 → float32 N×S×S×3 in 0..255 (the backbone scales its own input)."""
+    def _resized(self, images: np.ndarray) -> np.ndarray:
+        """uint8 N×H×W×3 → uint8 N×S×S×3 (area interpolation, as the dataset loader does)."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
             msg = f"metric learning expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
             raise ValueError(msg)
         size = self.image_size
-        if len(images) == 0:
-            return np.zeros((0, size, size, 3), np.float32)
-        same = images.shape[1:3] == (size, size)
-        return np.stack([im if same else resize(im, size) for im in images]).astype(np.float32)
+        if images.shape[1:3] == (size, size):
+            return images
+        return np.stack([resize(im, size) for im in images]) if len(images) else np.zeros((0, size, size, 3), np.uint8)
+
+    def _prepare(self, images: np.ndarray) -> np.ndarray:
+        """uint8 N×H×W×3 → float32 N×S×S×3 in 0..255 (the backbone scales its own input)."""
+        return self._resized(images).astype(np.float32)
 
     def embed(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (N×D, not normalised) and Grad-CAM maps at the feature grid of uint8 images."""
@@ -252,6 +255,8 @@ class MetricDetector(Detector):
     def infer(self, images: np.ndarray) -> Inference:
         images = np.asarray(images)
         embeddings, cams = self.embed(images)
+        if len(images) == 0:
+            return Inference(np.zeros(0, np.float32), np.zeros(images.shape[:3], np.float32))
         scores = self._scorer.scores(embeddings)
         return Inference(scores, upsample_maps(cams.astype(np.float32), images.shape[1], images.shape[2]))
 
