@@ -29,6 +29,23 @@ FORMATS = ("savedmodel", "tflite")
 #: threshold): a part can only get another verdict when it lies within 1 % of the threshold.
 TOLERANCE = 0.01
 SCRIPT = Path(__file__).resolve().parent.parent / "resources" / "line_verdict.py"
+#: What each scoring step computes, written into model.json for a line program in another language;
+#: line_verdict.py is the executable definition.
+STEP_MEANINGS = {
+    "network": "run networks[network] on values[input] (float32 batch) -> values[output]",
+    "standardise": "(values[input] - arrays[mean]) / arrays[std], broadcast over the batch",
+    "reconstruction_error": "per pixel: mean over channels of (input - rebuilt)^2 * l2_scale when metric has "
+                            "'l2', plus 1 - SSIM (Gaussian window sigma 1.5, C1 = 0.01^2, C2 = 0.03^2, averaged "
+                            "over channels) when it has 'ssim'",
+    "nearest_distance": "Euclidean distance of each feature vector (last axis) to its nearest row of arrays[bank]",
+    "resize_bilinear": "each map to size x size, OpenCV INTER_LINEAR (half-pixel centres, edges clamped)",
+    "stitch_tiles": "each tile map resized bilinearly to tile x tile, placed at (y, x) for y in origins for x in "
+                    "origins, overlaps averaged: one size x size map",
+    "gaussian_blur": "OpenCV GaussianBlur with this sigma: kernel of 2*round(4*sigma)+1 taps, border "
+                     "reflect-101 (mirrored without repeating the edge pixel)",
+    "score": "the given percentile of all map values (100 = maximum); the map is the anomaly map at the "
+             "working size",
+}
 MODEL_JSON = "model.json"
 
 
@@ -83,6 +100,8 @@ def export_model(model: LoadedModel, fmt: str, out: Path, check_images: np.ndarr
         "networks": networks,
         "arrays": sorted(parts.arrays),
         "scorer": parts.scorer,
+        "steps_explained": {op: STEP_MEANINGS.get(op, "see line_verdict.py")
+                            for op in dict.fromkeys(step["op"] for step in parts.scorer)},
         "calibration": {
             "threshold": model.calibration.threshold,
             "score_low": model.calibration.score_low,
@@ -156,6 +175,7 @@ def check_images_for(model: LoadedModel, paths: list[Path], count: int) -> tuple
     from inspector_app.core.datasets import open_dataset  # noqa: PLC0415
     from inspector_app.core.images import load_image  # noqa: PLC0415
 
+    source = "the given images"
     if not paths:
         for folder in model.meta.get("training_data", {}).get("datasets", []):
             try:
@@ -163,10 +183,12 @@ def check_images_for(model: LoadedModel, paths: list[Path], count: int) -> tuple
             except (InspectorError, OSError):
                 continue
             if samples:
-                paths = [samples[i * len(samples) // min(count, len(samples))].path for i in range(min(count, len(samples)))]
+                chosen = min(count, len(samples))
+                paths = [samples[i * len(samples) // chosen].path for i in range(chosen)]
+                source = f"test images of the training dataset {folder}"
                 break
     if paths:
-        return [load_image(p) for p in paths[:count]], f"{min(count, len(paths))} images from {Path(paths[0]).parent}"
+        return [load_image(p) for p in paths[:count]], f"{min(count, len(paths))} {source}"
     from inspector_app.core.demo_parts import DEFECT_KINDS, render_part  # noqa: PLC0415
 
     side = max(model.detector.preprocessing().size[0], 64) * 2
