@@ -106,3 +106,12 @@ def test_other_scoring_steps_export_too(kind: str, settings: dict[str, Any], par
     comparison = export_model(model, "tflite", tmp_path / "export", check_images(model))
     print(f"{kind} {settings}: largest difference {comparison.max_difference:.2e} (tolerance {TOLERANCE})")
     assert comparison.passed, comparison.to_json()
+
+
+def test_the_export_command_without_a_model_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from inspector_app.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    assert main(["--data-dir", str(tmp_path), "export", "--format", "tflite", "--out", str(out)]) == 1
+    assert "no model given and no active model" in capsys.readouterr().err
+    assert not out.exists()
