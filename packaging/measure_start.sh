@@ -9,11 +9,12 @@ bundle=${1:?usage: measure_start.sh BUNDLE_FOLDER [ARGS...]}; shift
 for n in $(seq 140 180); do [ -e /tmp/.X11-unix/X$n ] || [ -e /tmp/.X$n-lock ] || { disp=":$n"; break; }; done
 Xvfb "$disp" -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
 xpid=$!
-trap 'kill $apid 2>/dev/null; sleep 1; kill -9 $apid 2>/dev/null; kill $xpid 2>/dev/null' EXIT
+# The program runs in its own process group, so the helpers it starts (the demo's preparation) end with it.
+trap 'kill -- -$apid 2>/dev/null; sleep 1; kill -9 -- -$apid 2>/dev/null; kill $xpid 2>/dev/null' EXIT
 for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${disp#:}" ] && break; sleep 0.1; done
 export INSPECTOR_APP_HOME=${INSPECTOR_APP_HOME:-$(mktemp -d)}
 start=$(date +%s.%N)
-DISPLAY=$disp QT_QPA_PLATFORM=xcb "$bundle/inspector-app" "$@" >/dev/null 2>&1 &
+DISPLAY=$disp QT_QPA_PLATFORM=xcb setsid "$bundle/inspector-app" "$@" >/dev/null 2>&1 &
 apid=$!
 for _ in $(seq 1200); do
   id=$(DISPLAY=$disp xwininfo -root -tree 2>/dev/null | grep '"Inspector ' | awk '{print $1}' | head -1)
