@@ -75,6 +75,18 @@ def test_the_export_scores_like_the_app(model: LoadedModel, fmt: str, tmp_path: 
     assert not list(out.rglob("*.pkl")) and not list(out.rglob("*.pickle"))
 
 
+def test_a_changed_export_fails_the_check(model: LoadedModel, tmp_path: Path) -> None:
+    """The check can fail: the arrays beside the network, a little off, give scores over the tolerance."""
+    from inspector_app.jobs.export import compare  # noqa: PLC0415
+
+    out = tmp_path / "export"
+    images = check_images(model)
+    assert export_model(model, "tflite", out, images).passed
+    for array in out.glob("*.npy"):
+        np.save(array, np.load(array) * 1.5, allow_pickle=False)
+    assert not compare(model, out, images).passed
+
+
 def test_an_export_never_overwrites_a_folder(model: LoadedModel, tmp_path: Path) -> None:
     from inspector_app.core.errors import InspectorError  # noqa: PLC0415
 
