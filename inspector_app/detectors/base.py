@@ -71,6 +71,29 @@ class Preprocessing:
 
 
 @dataclass
+class ExportParts:
+    """What a line program needs to score exactly as the app does, without the app (see ``jobs/export.py``).
+
+    ``networks`` are TensorFlow callables by role (a Keras model or a ``tf.function``), each taking one float32
+    batch of ``input_shapes[role]`` (without the batch axis) and returning one tensor; they are converted to
+    SavedModel or TFLite. ``arrays`` are saved beside them as ``NAME.npy``. ``scorer`` is the list of steps
+    from the network input to the map and the score, in the vocabulary of
+    ``inspector_app/resources/line_verdict.py`` (network, standardise, reconstruction_error, nearest_distance,
+    resize_bilinear, stitch_tiles, gaussian_blur, score), which runs them with numpy alone; a family whose
+    scoring needs a new kind of step adds it there. ``working_size`` is the side the image is resized to
+    (``preprocessing().resize``) and ``tile_origins`` where the network's tiles start on both axes (``[0]``
+    when the family does not tile).
+    """
+
+    networks: dict[str, Any]
+    input_shapes: dict[str, tuple[int, ...]]
+    arrays: dict[str, np.ndarray]
+    scorer: list[dict[str, Any]]
+    working_size: int
+    tile_origins: list[int] = field(default_factory=lambda: [0])
+
+
+@dataclass
 class FitReport:
     """What happened during fit: epochs run, loss history and anything family-specific worth keeping."""
 
@@ -168,6 +191,12 @@ class Detector(abc.ABC):
     def networks(self) -> dict[str, Any]:
         """The fitted Keras models by role; what ``infer`` does after them is numpy, so export saves these
         together with the arrays ``save`` writes."""
+
+    def export_parts(self) -> ExportParts:
+        """The fitted networks, arrays and scoring steps for ``inspector-app export``. Every family must give
+        them (the export test runs over the registry and fails for a family that does not)."""
+        msg = f"the {self.kind} family cannot be exported yet: it does not implement Detector.export_parts"
+        raise NotImplementedError(msg)
 
     def out_of_fold_scores(self, good: np.ndarray, progress: Progress) -> np.ndarray | None:
         """Scores of the good images just fitted on (``data.good``, same order), each from a model that did not

@@ -1,4 +1,4 @@
-"""The headless subcommands of ``inspector-app``: train, evaluate, infer, bench, models.
+"""The headless subcommands of ``inspector-app``: train, evaluate, infer, bench, export, models.
 
 None of these import Qt, so they run on a server with no display. ``gui`` and ``demo`` are added by the
 top-level :mod:`inspector_app.cli`, which sits above the layers.
@@ -84,6 +84,15 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=2, help="with --training: epochs to time per family")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("export", help="export a model for a line PC (SavedModel or TFLite, scorer, threshold)")
+    p.add_argument("--model", help="NAME[@VERSION] (default: the active model)")
+    p.add_argument("--format", required=True, choices=["savedmodel", "tflite"])
+    p.add_argument("--out", help="a new folder (default: ./NAME-VERSION-FORMAT)")
+    p.add_argument("--images", action="append", default=[], help="images or folders to check the export on "
+                   "(default: the training dataset's test images, else generated demo parts)")
+    p.add_argument("--count", type=int, default=8, help="images to check on")
+    p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("models", help="list model versions; activate or delete one")
     p.add_argument("--activate", metavar="NAME@VERSION")
@@ -282,6 +291,24 @@ def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
 
 
 # -- models -----------------------------------------------------------------------------------------------
+def cmd_export(args: argparse.Namespace, store: ModelStore) -> int:
+    from inspector_app.jobs.export import check_images_for, export_model  # noqa: PLC0415
+
+    model = load_model(store, args.model)
+    out = Path(args.out or f"{model.ref.name}-{model.ref.version}-{args.format}")
+    images, source = check_images_for(model, image_files(args.images), args.count)
+    check = export_model(model, args.format, out, images)
+    print(f"exported {model.ref} ({model.family}) as {args.format} to {out}")
+    print(f"checked on {source}: largest score difference {check.max_difference:.2e} × threshold "
+          f"(tolerance {check.tolerance:g}), verdicts agree on {check.verdicts_agree}/{check.images}")
+    if not check.passed:
+        print(f"error: the export scores differently from the app (over the tolerance); do not use {out}",
+              file=sys.stderr)
+        return 1
+    print(f"try it: python {out / 'line_verdict.py'} {out} IMAGE.png")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
     if args.activate:
         ref = store.resolve(args.activate)

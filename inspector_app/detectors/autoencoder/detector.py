@@ -21,7 +21,9 @@ from inspector_app.core.images import resize
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
 from inspector_app.detectors.backbones import BACKBONES
-from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.base import (
+    GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
+)
 from inspector_app.detectors.settings import Setting
 
 log = logging.getLogger(__name__)
@@ -245,6 +247,46 @@ class AutoencoderDetector(Detector):
         if self._uses_features:
             found["features"] = self._feature_space().extractor
         return found
+
+    def export_parts(self) -> ExportParts:
+        """The autoencoder (and the feature network before it) plus the numpy error, smoothing and
+        standardisation that ``infer`` applies after them."""
+        if self._model is None:
+            msg = "autoencoder has no trained model to export: fit or load it first"
+            raise RuntimeError(msg)
+        size, c = self.image_size, self.config
+        steps: list[dict[str, Any]] = []
+        arrays: dict[str, np.ndarray] = {}
+        networks: dict[str, Any] = {"autoencoder": self._model}
+        if self._uses_features:
+            space = self._feature_space()
+            networks["features"] = space.features_function
+            arrays.update(feature_mean=space.mean, feature_std=space.std)
+            steps += [
+                {"op": "network", "network": "features", "input": "input", "output": "raw_features"},
+                {"op": "standardise", "input": "raw_features", "mean": "feature_mean", "std": "feature_std",
+                 "output": "features"},
+                {"op": "network", "network": "autoencoder", "input": "features", "output": "rebuilt"},
+                {"op": "reconstruction_error", "input": "features", "rebuilt": "rebuilt", "metric": "l2",
+                 "l2_scale": 1.0, "output": "error"},
+                {"op": "resize_bilinear", "input": "error", "size": size, "output": "error"},
+            ]
+            grid = space.grid
+            shapes = {"features": (size, size, 3), "autoencoder": (*grid, int(space.mean.shape[0]))}
+        else:
+            steps += [
+                {"op": "network", "network": "autoencoder", "input": "input", "output": "rebuilt"},
+                {"op": "reconstruction_error", "input": "input", "rebuilt": "rebuilt", "metric": str(c["map_metric"]),
+                 "l2_scale": 10.0, "output": "error"},
+            ]
+            shapes = {"autoencoder": (size, size, int(c["channels"]))}
+        steps.append({"op": "gaussian_blur", "input": "error", "sigma": float(c["smoothing_sigma"]), "output": "map"})
+        if self._error_mean is not None and self._error_std is not None:
+            arrays.update(error_mean=self._error_mean, error_std=self._error_std)
+            steps.append({"op": "standardise", "input": "map", "mean": "error_mean", "std": "error_std",
+                          "output": "map"})
+        steps.append({"op": "score", "input": "map", "percentile": float(c["score_percentile"])})
+        return ExportParts(networks, shapes, arrays, steps, size)
 
     def _set_model(self, model: Any) -> None:
         tf = runtime.tensorflow()

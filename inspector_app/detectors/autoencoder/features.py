@@ -39,6 +39,13 @@ class FeatureSpace:
             return tf.concat([shallow, deep], axis=-1)
 
         self._features = tf.function(features, reduce_retracing=True)
+        self.features_function = features  # RGB 0..255 → N×h×w×C raw features, for export
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Height and width of the feature maps at this image size (one probe through the backbone)."""
+        probe = self._features(np.zeros((1, self.image_size, self.image_size, 3), np.float32))
+        return int(probe.shape[1]), int(probe.shape[2])
 
     def raw(self, images: np.ndarray, batch: int = 16) -> np.ndarray:
         size = self.image_size

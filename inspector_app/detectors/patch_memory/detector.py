@@ -26,7 +26,9 @@ import numpy as np
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.detectors.common.anomaly_maps import smooth_maps, upsample_maps
 from inspector_app.detectors.backbones import BACKBONES
-from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.base import (
+    GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
+)
 from inspector_app.detectors.settings import Setting
 from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
 
@@ -147,6 +149,24 @@ class PatchMemoryDetector(Detector):
 
     def networks(self) -> dict[str, Any]:
         return {"features": self._ensure_network().extractor}
+
+    def export_parts(self) -> ExportParts:
+        """The patch-feature network, and the memory bank with the nearest-neighbour search, stitching and
+        smoothing that ``infer`` does after it."""
+        if self._bank is None:
+            msg = "patch memory has no memory bank to export: fit or load it first"
+            raise RuntimeError(msg)
+        network = self._ensure_network()
+        steps = [
+            {"op": "network", "network": "patch_features", "input": "input", "output": "features"},
+            {"op": "nearest_distance", "input": "features", "bank": "memory_bank", "output": "distances"},
+            {"op": "stitch_tiles", "input": "distances", "size": self.image_size, "tile": self.tile,
+             "origins": self.origins, "output": "map"},
+            {"op": "gaussian_blur", "input": "map", "sigma": float(self.config["smoothing_sigma"]), "output": "map"},
+            {"op": "score", "input": "map", "percentile": 100.0},
+        ]
+        return ExportParts({"patch_features": network.features_function}, {"patch_features": (self.tile, self.tile, 3)},
+                           {"memory_bank": self._bank}, steps, self.image_size, self.origins)
 
     def _tiles(self, images: np.ndarray) -> np.ndarray:
         _check_images(images)

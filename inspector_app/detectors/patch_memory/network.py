@@ -49,6 +49,11 @@ class PatchNetwork:
         return self._extractor
 
     @property
+    def features_function(self) -> Any:
+        """Tiles (RGB 0..255) → N×h×w×D patch features, the graph that ``features`` runs; what export converts."""
+        return self._features_graph
+
+    @property
     def patches_per_tile(self) -> int:
         """Patch features per tile (feature grid height × width)."""
         return self.grid[0] * self.grid[1]

@@ -1,0 +1,129 @@
+"""Every registered family exports to SavedModel and TFLite, and the shipped example script scores like the app.
+
+Parametrised over the registry, like the contract test: a family merged later is covered without editing this
+file, and one that does not implement ``Detector.export_parts`` fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from helpers import tiny_parts_dataset
+from inspector_app.core.calibration import Calibration
+from inspector_app.core.datasets import open_dataset
+from inspector_app.core.demo_parts import render_part
+from inspector_app.core.modelstore import ModelRef
+from inspector_app.detectors.base import DEFECT, Progress
+from inspector_app.detectors.loaded_model import LoadedModel
+from inspector_app.detectors.registry import FAMILIES, detector_class
+from inspector_app.jobs.export import FORMATS, MODEL_JSON, TOLERANCE, export_model
+from inspector_app.jobs.training import load_training_data
+from inspector_app.jobs.training_spec import TrainingSpec
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_parts_dataset(tmp_path_factory.mktemp("parts"), size=64)
+
+
+@pytest.fixture(scope="module", params=list(FAMILIES))
+def model(request: pytest.FixtureRequest, parts: Path) -> LoadedModel:
+    """A quickly fitted model of one family, with a threshold between its good and defect scores."""
+    family = detector_class(request.param)
+    detector = family(family.quick_config())
+    dataset = open_dataset(parts)
+    samples = dataset.samples if DEFECT in family.needs else dataset.training_samples()
+    data = load_training_data(detector, samples, TrainingSpec(family.kind, [str(parts)], "export"), Progress())
+    detector.fit(data, Progress())
+    good = detector.infer(data.val_good).scores
+    meta: dict[str, Any] = {"family": family.kind, "config": detector.config, "calibration": Calibration(
+        float(np.percentile(good, 90)), float(np.median(good)), float(np.median(good)), "test").to_json()}
+    return LoadedModel(ModelRef("parts", "v1"), meta, detector)
+
+
+def check_images(model: LoadedModel) -> list[np.ndarray]:
+    """Good and defective parts at the working size and larger (a camera's frames are shrunk, with OpenCV's area
+    resize, which the script reproduces exactly), so resizing is compared too. Frames smaller than the working
+    size are enlarged within one grey level of OpenCV and may differ by about 1 %: the guide says so."""
+    side = working_size(model)
+    return [render_part(700, side)[0], render_part(701, side, defect="scratch")[0],
+            render_part(702, side * 3 // 2, defect="hole")[0], render_part(703, side * 5 // 4)[0]]
+
+
+def working_size(model: LoadedModel) -> int:
+    return model.detector.export_parts().working_size
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_export_scores_like_the_app(model: LoadedModel, fmt: str, tmp_path: Path) -> None:
+    out = tmp_path / "export"
+    comparison = export_model(model, fmt, out, check_images(model))
+    description = json.loads((out / MODEL_JSON).read_text(encoding="utf-8"))
+    print(f"{model.family} {fmt}: largest difference {comparison.max_difference:.2e} (tolerance {TOLERANCE})")
+    assert comparison.images == 4 and comparison.passed, comparison.to_json()
+    assert comparison.verdicts_agree == 4
+    assert description["check"]["passed"] and description["calibration"]["threshold"] == model.calibration.threshold
+    assert (out / "line_verdict.py").is_file()
+    for network in description["networks"].values():
+        assert (out / network["file"]).exists()
+        assert (out / network["file"]).is_dir() == (fmt == "savedmodel")
+    assert not list(out.rglob("*.pkl")) and not list(out.rglob("*.pickle"))
+
+
+def test_a_changed_export_fails_the_check(model: LoadedModel, tmp_path: Path) -> None:
+    """The check can fail: the arrays beside the network, a little off, give scores over the tolerance."""
+    from inspector_app.jobs.export import compare  # noqa: PLC0415
+
+    out = tmp_path / "export"
+    images = check_images(model)
+    assert export_model(model, "tflite", out, images).passed
+    for array in out.glob("*.npy"):
+        np.save(array, np.load(array) * 1.5, allow_pickle=False)
+    assert not compare(model, out, images).passed
+
+
+def test_an_export_never_overwrites_a_folder(model: LoadedModel, tmp_path: Path) -> None:
+    from inspector_app.core.errors import InspectorError  # noqa: PLC0415
+
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(InspectorError, match="not empty"):
+        export_model(model, "tflite", tmp_path, check_images(model))
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+#: Settings whose scoring takes other steps than the quick ones: SSIM error, pretrained features before the
+#: autoencoder, tiles stitched back together. Kept to the families that have such settings.
+VARIANTS = {
+    "autoencoder": [{"map_metric": "ssim+l2"}, {"input_space": "features", "image_size": 64}],
+    "patch_memory": [{"image_size": 96, "tile_size": 64, "tile_overlap": 0.5}],
+}
+
+
+@pytest.mark.parametrize(("kind", "settings"), [(k, s) for k, variants in VARIANTS.items() for s in variants])
+def test_other_scoring_steps_export_too(kind: str, settings: dict[str, Any], parts: Path, tmp_path: Path) -> None:
+    family = detector_class(kind)
+    detector = family({**family.quick_config(), **settings})
+    samples = open_dataset(parts).training_samples()
+    data = load_training_data(detector, samples, TrainingSpec(kind, [str(parts)], "export"), Progress())
+    detector.fit(data, Progress())
+    good = detector.infer(data.val_good).scores
+    meta: dict[str, Any] = {"family": kind, "config": detector.config, "calibration": Calibration(
+        float(good.max()), float(np.median(good)), float(np.median(good)), "test").to_json()}
+    model = LoadedModel(ModelRef("parts", "v1"), meta, detector)
+    comparison = export_model(model, "tflite", tmp_path / "export", check_images(model))
+    print(f"{kind} {settings}: largest difference {comparison.max_difference:.2e} (tolerance {TOLERANCE})")
+    assert comparison.passed, comparison.to_json()
+
+
+def test_the_export_command_without_a_model_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from inspector_app.cli import main  # noqa: PLC0415
+
+    out = tmp_path / "out"
+    assert main(["--data-dir", str(tmp_path), "export", "--format", "tflite", "--out", str(out)]) == 1
+    assert "no model given and no active model" in capsys.readouterr().err
+    assert not out.exists()
