@@ -79,7 +79,8 @@ def test_autoencoder_scores_each_training_image_out_of_fold(monkeypatch: pytest.
     scores = detector.out_of_fold_scores(good[:12], Progress(lines.append))
     assert scores is not None and scores.shape == (12,) and np.isfinite(scores).all()
     assert len(members) == 2 and sum(len(m["images"]) for m in members) == 12
-    assert all(m["config"]["epochs"] == detector._epochs_kept and m["config"]["calibration_folds"] == 0
+    # Six images each instead of twelve: twice the epochs, so as many gradient steps as the model itself.
+    assert all(m["config"]["epochs"] == 2 * detector._epochs_kept and m["config"]["calibration_folds"] == 0
                for m in members)
     assert {line["stage"] for line in lines} == {"calibrate"}  # no second training curve in the wizard
     assert AutoencoderDetector({**config, "calibration_folds": 0}).out_of_fold_scores(good, Progress()) is None

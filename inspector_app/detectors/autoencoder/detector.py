@@ -143,7 +143,7 @@ class AutoencoderDetector(Detector):
         self._set_model(model)
         if self.config["standardise"]:
             progress(stage="fit", message="measuring the typical error of good parts", fraction=1.0)
-            self._measure_error_statistics(data.good[:STATS_IMAGES])
+            self._measure_error_statistics(data.good[_spread(len(data.good), STATS_IMAGES)])
         hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         restored = int(self.config["early_stopping"]) > 0 and hist.get("val_loss")
         self._epochs_kept = int(np.argmin(hist["val_loss"])) + 1 if restored else len(hist.get("loss", []))
@@ -151,21 +151,23 @@ class AutoencoderDetector(Detector):
                          {"epochs_kept": self._epochs_kept})
 
     def out_of_fold_scores(self, good: np.ndarray, progress: Progress) -> np.ndarray | None:
-        """Every training image scored by a model fitted without it (``calibration_folds`` models, each fitted on
-        the other folds for the epochs this fit kept, so as long as the model that will be used); None with
-        fewer than two folds.
+        """Every training image scored by a model fitted without it; None with fewer than two folds.
 
-        An autoencoder redraws its own training images better than new parts, so their scores from the model
-        itself would put the threshold too low; the held-out slice alone (a fifth of the good images) leaves
-        the 1 % tail to a fit over a handful of scores.
+        An autoencoder redraws its own training images better than new parts, so its own scores of them would
+        put the threshold too low, and the held-out slice alone (a fifth of the good images) leaves the 1 % tail
+        to a fit over a handful of scores. Each of the ``calibration_folds`` models is fitted on the other
+        folds for as many gradient steps as this fit kept: a model given fewer steps redraws worse everywhere,
+        its per-pixel standardisation grows with that, and its scores come out smaller than this model's
+        (measured in docs/performance.md), which would set the threshold too low.
         """
         folds = int(self.config["calibration_folds"])
         if folds < 2 or len(good) < 2 * folds or self._epochs_kept < 1:
             return None
-        member_config = {**self.config, "calibration_folds": 0, "epochs": self._epochs_kept, "early_stopping": 0}
 
         def fit_member(images: np.ndarray, member_progress: Progress) -> Any:
-            member = AutoencoderDetector(member_config)
+            epochs = int(np.ceil(self._epochs_kept * len(good) / len(images)))  # the same number of steps
+            member = AutoencoderDetector({**self.config, "calibration_folds": 0, "epochs": epochs,
+                                          "early_stopping": 0})
             member.fit(TrainingData(good=images, val_good=images[:0]), member_progress)
             return lambda held: member.infer_batched(held).scores
 
@@ -304,6 +306,12 @@ class AutoencoderDetector(Detector):
             detector._error_mean = np.load(Path(folder) / ERROR_MEAN_FILE, allow_pickle=False)
             detector._error_std = np.load(Path(folder) / ERROR_STD_FILE, allow_pickle=False)
         return detector
+
+
+def _spread(count: int, wanted: int) -> np.ndarray:
+    """Indices of at most ``wanted`` of ``count`` images spread evenly over them: images arrive in path order,
+    and the first few hundred may all be one capture batch, whose error statistics then misjudge the others."""
+    return np.unique(np.linspace(0, count - 1, min(count, wanted)).round().astype(np.int64))
 
 
 def _is_grey(images: np.ndarray, sample: int = 32) -> bool:

@@ -31,8 +31,8 @@ def estimate_text(family: str, config: dict[str, Any], images: int, on_gpu: bool
         return f"≈ {duration_text(seconds)} to fit on {where} ({images} images; no epochs)"
     epochs = int(config["epochs"])
     folds = int(config.get("calibration_folds", 0) or 0)
-    # k calibration models, each on (k − 1)/k of the images for the epochs kept: k − 1 more fits at most.
-    calibration = (f"; then up to {duration_text(seconds * epochs * (folds - 1))} more for {folds} calibration "
+    # k calibration models, each given as many gradient steps as the model itself: k more fits at most.
+    calibration = (f"; then up to {duration_text(seconds * epochs * folds)} more for {folds} calibration "
                    "models" if folds >= 2 else "")
     return (f"≈ {duration_text(max(seconds, 0.5))} per epoch on {where} ({images} images) — "
             f"at most {duration_text(seconds * epochs)} for {epochs} epochs (early stopping may end it sooner)"
