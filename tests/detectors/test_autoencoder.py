@@ -92,3 +92,19 @@ def test_unknown_input_space_is_a_clear_error() -> None:
     detector = AutoencoderDetector({"input_space": "voxels"})
     with pytest.raises(ValueError, match="input_space must be"):
         detector.fit(TrainingData(good=np.zeros((2, 16, 16, 3), np.uint8), val_good=np.zeros((1, 16, 16, 3), np.uint8)), Progress())
+
+
+def test_error_statistics_come_from_images_across_the_training_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training images arrive in path order (often one capture batch after another): the per-pixel error
+    statistics must not be measured on the first batch alone."""
+    from inspector_app.detectors.autoencoder import detector as module  # noqa: PLC0415
+
+    good = np.stack([render_part(i, 32)[0] for i in range(12)])
+    good[:, 0, 0, 0] = np.arange(12)  # each image's index, to see which were measured
+    seen: list[int] = []
+    monkeypatch.setattr(module, "STATS_IMAGES", 4)
+    monkeypatch.setattr(AutoencoderDetector, "_measure_error_statistics",
+                        lambda self, images: seen.extend(int(v) for v in images[:, 0, 0, 0]))
+    AutoencoderDetector({"image_size": 32, "epochs": 1, "base_filters": 8, "bottleneck": 8}).fit(
+        TrainingData(good=good, val_good=good[:2]), Progress())
+    assert seen == [0, 4, 7, 11]

@@ -20,11 +20,12 @@ from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.training_wizard import TrainingWizard
 from inspector_app.gui.training_wizard.calibration_page import CalibrationPage
-from inspector_app.gui.training_wizard.data_summary import summarize
+from inspector_app.gui.training_wizard.data_summary import DataSummary, summarize
 from inspector_app.gui.training_wizard.device_probe import DeviceProbe
 from inspector_app.gui.training_wizard.estimates import epoch_seconds, estimate_text
 from inspector_app.gui.training_wizard.family_page import FamilyPage
 from inspector_app.gui.training_wizard.job_model import TrainingJob
+from inspector_app.gui.training_wizard.parameters_page import ParametersPage
 from inspector_app.gui.training_wizard.training_process import TrainingProcess
 from inspector_app.jobs.training_spec import TrainingSpec
 from inspector_app.gui.training_wizard.wizard import DATA, PARAMETERS
@@ -257,3 +258,24 @@ def test_calibration_page_sets_the_threshold_for_the_chosen_aim(qtbot: Any, tmp_
     page.apply.click()
     page.histogram.line.setValue(70.0)  # dragged by hand afterwards
     assert page.validatePage() and store.meta(ref)["calibration"]["method"] == "manual"
+
+
+def test_tiling_proposal_follows_the_data_when_it_changes(qtbot: Any, tmp_path: Path) -> None:
+    job = TrainingJob(family="patch_memory", data=[str(tmp_path)])
+    job.data_summary = DataSummary(train_good=10, val_good=2, image_size=(160, 160))
+    page = ParametersPage(job, ModelStore(tmp_path / "home"))
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert (page.editors["image_size"].get(), page.editors["tile_size"].get()) == (224, 0)
+    assert page.size_note.text() == ""
+    page.validatePage()  # Next: the job now carries these settings
+    job.data_summary = DataSummary(train_good=10, val_good=2, image_size=(1000, 1000))  # back, other folders
+    page.initializePage()
+    assert (page.editors["image_size"].get(), page.editors["tile_size"].get()) == (992, 224)
+    assert "1000×1000" in page.size_note.text() and "224 px tiles" in page.size_note.text()
+    page.editors["image_size"].set(800)  # chosen by hand: a later proposal leaves it alone
+    page.validatePage()
+    job.data_summary = DataSummary(train_good=10, val_good=2, image_size=(120, 90))
+    page.initializePage()
+    assert (page.editors["image_size"].get(), page.editors["tile_size"].get()) == (800, 0)
+    assert page.size_note.text() == ""

@@ -39,6 +39,9 @@ def test_training_writes_a_calibrated_version(parts: Path, tmp_path: Path) -> No
     assert meta["training_data"]["train_good"] + meta["training_data"]["val_good"] == 24
     assert len(meta["validation_scores"]["good"]) == meta["training_data"]["val_good"]
     assert meta["calibration"]["threshold"] > meta["calibration"]["score_low"]
+    # The autoencoder's default calibration folds score every training image too: all 24 good images count.
+    assert meta["calibration"]["details"]["out_of_fold"] and meta["calibration"]["details"]["good_count"] == 24
+    assert len(meta["validation_scores"]["good_out_of_fold"]) == meta["training_data"]["train_good"]
     epochs = [e for e in events if e.get("stage") == "train" and e.get("epoch")]
     assert [e["epoch"] for e in epochs] == [1, 2] and all("loss" in e and "eta" in e for e in epochs)
     assert any(e.get("stage") == "device" for e in events)

@@ -30,5 +30,10 @@ def estimate_text(family: str, config: dict[str, Any], images: int, on_gpu: bool
     if "epochs" not in config:
         return f"≈ {duration_text(seconds)} to fit on {where} ({images} images; no epochs)"
     epochs = int(config["epochs"])
+    folds = int(config.get("calibration_folds", 0) or 0)
+    # k calibration models, each given as many gradient steps as the model itself: k more fits at most.
+    calibration = (f"; then up to {duration_text(seconds * epochs * folds)} more for {folds} calibration "
+                   "models" if folds >= 2 else "")
     return (f"≈ {duration_text(max(seconds, 0.5))} per epoch on {where} ({images} images) — "
-            f"at most {duration_text(seconds * epochs)} for {epochs} epochs (early stopping may end it sooner)")
+            f"at most {duration_text(seconds * epochs)} for {epochs} epochs (early stopping may end it sooner)"
+            f"{calibration}")

@@ -88,6 +88,8 @@ class ParametersPage(QWizardPage):
         self.size_note.setStyleSheet("color: #57606a;")
         self.editors: dict[str, Editor] = {}
         self._family = ""
+        self._proposal: dict[str, Any] = {}  # what fit_to_image_size proposed for the data last seen
+        self._proposed_for: tuple[int, int] | None = None  # that data's image size
         self._build_layout()
         self.name.currentTextChanged.connect(self._update_hints)
 
@@ -136,6 +138,8 @@ class ParametersPage(QWizardPage):
         self.name.blockSignals(False)
         if self._family != self.job.family:
             self._build_editors()
+        else:
+            self._follow_data()
         self._update_hints()
 
     def _build_editors(self) -> None:
@@ -172,11 +176,30 @@ class ParametersPage(QWizardPage):
         with its reason, unless the job already carries settings (a retrain or an earlier visit)."""
         summary = self.job.data_summary
         self.size_note.setText("")
+        self._proposal, self._proposed_for = {}, None if summary is None else summary.image_size
         if self.job.config or summary is None or summary.image_size is None:
             return defaults
         chosen, note = family.fit_to_image_size({}, *summary.image_size)
+        self._proposal = chosen
         self.size_note.setText(f"Proposed for this data: {note}." if note else "")
         return {**defaults, **chosen}
+
+    def _follow_data(self) -> None:
+        """Propose again when the data's image size changed since the last proposal (the user went back and
+        chose other folders); a setting changed by hand from what was proposed keeps its value."""
+        summary = self.job.data_summary
+        size = None if summary is None else summary.image_size
+        if size == self._proposed_for:
+            return
+        family = detector_class(self.job.family)
+        defaults = family.default_config()
+        chosen, note = family.fit_to_image_size({}, *size) if size is not None else ({}, "")
+        for key in set(self._proposal) | set(chosen):
+            editor = self.editors.get(key)
+            if editor is not None and editor.get() == self._proposal.get(key, defaults[key]):
+                editor.set(chosen.get(key, defaults[key]))
+        self._proposal, self._proposed_for = chosen, size
+        self.size_note.setText(f"Proposed for this data: {note}." if note else "")
 
     def _toggle_advanced(self, shown: bool) -> None:
         self.advanced.setVisible(shown)
@@ -186,6 +209,7 @@ class ParametersPage(QWizardPage):
         defaults = detector_class(self.job.family).default_config()
         for key, editor in self.editors.items():
             editor.set(defaults[key])
+        self._proposal = {}
         self.size_note.setText("")
 
     def config(self) -> dict[str, Any]:
