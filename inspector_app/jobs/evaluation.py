@@ -42,6 +42,9 @@ class EvaluationResult:
     #: At the stored threshold and at the best-F1 threshold: F1, and false-alarm and miss rates with intervals.
     operating_points: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    #: Dice and IoU of the regions drawn at 1.0 on the map's scale (the threshold for an anomaly map, the
+    #: contour for a mask) against the true masks; empty when the data has no masks.
+    mask_overlap: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -69,10 +72,13 @@ def evaluate(
     types = [s.defect_type for s in kept]
     have_masks = any(s.mask_path is not None for s in kept)
     pixel_auc = aupro = None
+    overlap: dict[str, float] = {}
     if have_masks:
         mask_stack, map_stack = np.stack(masks), np.stack(maps)
         pixel_auc = metrics.pixel_auroc(mask_stack, map_stack)
         aupro = metrics.aupro(mask_stack, map_stack)
+        drawn = model.calibration.normalise_maps(map_stack) >= 1.0
+        overlap = metrics.mask_overlap(mask_stack, drawn).to_json()
     threshold = model.calibration.threshold
     confusion = metrics.confusion_at(labels, scores, threshold)
     f1_threshold, f1 = metrics.best_f1_threshold(labels, scores)
@@ -99,6 +105,7 @@ def evaluate(
         seconds=round(time.monotonic() - started, 2),
         skipped=skipped,
         operating_points=points,
+        mask_overlap=overlap,
     )
 
 
@@ -169,6 +176,10 @@ def format_table(result: EvaluationResult) -> str:
         f"  {'pixel AUROC':<28}{fmt(result.pixel_auroc)}",
         f"  {'AUPRO (FPR ≤ 0.3)':<28}{fmt(result.aupro)}",
     ]
+    if result.mask_overlap:
+        o = result.mask_overlap
+        lines += [f"  {'Dice / IoU of drawn regions':<28}{fmt(o['dice'])} / {fmt(o['iou'])}  (mean IoU of "
+                  f"{o['defect_images']} masked defect images {fmt(o['mean_defect_iou'])})"]
     lines += [f"  {'  AUROC ' + kind:<28}{fmt(v)}" for kind, v in result.per_type_auroc.items()]
     lines += [
         f"  {'threshold':<28}{result.threshold:.5g}",
