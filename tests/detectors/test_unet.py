@@ -22,11 +22,12 @@ from inspector_app.detectors.registry import detector_class
 from inspector_app.detectors.unet.detector import INFO_FILE, MODEL_FILE, UNetDetector
 from inspector_app.detectors.unet.scoring import LARGEST_AREA, MAX_PROBABILITY, image_scores, largest_region_areas
 
-SIZE = 64
-CONFIG = {"image_size": SIZE, "epochs": 25, "batch_size": 8, "early_stopping": 0, "learning_rate": 2e-3}
-#: The overlap the trained network reaches on unseen plates, measured 0.xx (see the test); the bound leaves room
-#: for run-to-run noise but fails a network that marks the wrong place or nothing.
-MIN_IOU = 0.5
+SIZE = 32
+CONFIG = {"image_size": SIZE, "epochs": 20, "batch_size": 8, "early_stopping": 0}
+#: The trained network's IoU on unseen plates was 0.855 and 0.917 in two runs (pits 0.87–0.96, scratches
+#: 0.79–0.99 per image in the second); the bound leaves room for run-to-run noise but fails a network that
+#: marks the wrong place or nothing (the same network without batch normalisation reached 0.56).
+MIN_IOU = 0.7
 
 
 def plates(seed: int, count: int, defect: bool, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def plates(seed: int, count: int, defect: bool, size: int = SIZE) -> tuple[np.nd
     masks = np.zeros((count, size, size), bool)
     for i in range(count):
         noise = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 2.0)
-        plate = 130 + 25 * noise / max(float(noise.std()), 1e-6) + rng.normal(0, 4, (size, size))
+        plate = 130 + 12 * noise / max(float(noise.std()), 1e-6) + rng.normal(0, 4, (size, size))
         mask = np.zeros((size, size), np.uint8)
         if defect:
             if i % 2:
@@ -53,11 +54,11 @@ def plates(seed: int, count: int, defect: bool, size: int = SIZE) -> tuple[np.nd
     return images, masks
 
 
-def training_data(seed: int = 0) -> TrainingData:
-    good, _ = plates(seed, 40, defect=False)
-    defect, masks = plates(seed + 1, 40, defect=True)
-    val_good, _ = plates(seed + 2, 8, defect=False)
-    val_defect, val_masks = plates(seed + 3, 8, defect=True)
+def training_data(seed: int = 0, size: int = SIZE) -> TrainingData:
+    good, _ = plates(seed, 40, defect=False, size=size)
+    defect, masks = plates(seed + 1, 40, defect=True, size=size)
+    val_good, _ = plates(seed + 2, 8, defect=False, size=size)
+    val_defect, val_masks = plates(seed + 3, 8, defect=True, size=size)
     return TrainingData(good=good, val_good=val_good, defect=defect, defect_masks=masks, val_defect=val_defect,
                         val_defect_masks=val_masks)
 
@@ -196,11 +197,14 @@ def test_large_images_are_tiled_at_native_resolution() -> None:
 def test_a_tiled_network_trains_and_maps_the_whole_image() -> None:
     detector = UNetDetector({"image_size": 64, "tile_size": 32, "epochs": 1, "early_stopping": 0})
     assert detector.origins == [0, 24, 32] and detector.preprocessing().size == (32, 32)
-    data = training_data(seed=7)
+    full = training_data(seed=7, size=64)
+    data = TrainingData(good=full.good[:6], val_good=full.val_good[:2], defect=full.defect[:6],
+                        defect_masks=full.defect_masks[:6], val_defect=full.val_defect[:2],
+                        val_defect_masks=full.val_defect_masks[:2])
     report = detector.fit(data, Progress())
     assert report.details["tiles_per_image"] == 9
     out = detector.infer(data.val_defect[:2])
-    assert out.maps.shape == (2, SIZE, SIZE) and np.isfinite(out.scores).all()
+    assert out.maps.shape == (2, 64, 64) and np.isfinite(out.scores).all()
 
 
 def test_defects_without_masks_or_with_only_empty_masks_are_refused() -> None:

@@ -27,7 +27,17 @@ import numpy as np
 
 from inspector_app.core.calibration import MASK_LEVEL, MapKind
 from inspector_app.core.errors import TrainingCancelled
-from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.base import (
+    DEFECT,
+    GOOD,
+    MASK,
+    Detector,
+    FitReport,
+    Inference,
+    Preprocessing,
+    Progress,
+    TrainingData,
+)
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
 from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
@@ -69,6 +79,8 @@ class UNetDetector(Detector):
         "base_filters": Setting("Filters of the first level (doubling each level)", range=(1, 256, 1)),
         "depth": Setting("Levels (poolings)", range=(1, 6, 1)),
         "dropout": Setting("Dropout between convolutions"),
+        "batch_norm": Setting("Batch normalisation after each convolution"),
+        "prior": Setting("Starting defect probability of every pixel (output bias)"),
         "tile_overlap": Setting("Tile overlap (fraction)"),
     }
 
@@ -89,9 +101,11 @@ class UNetDetector(Detector):
             "base_filters": 8,  # 8 → 128 over four poolings, the reference recipe
             "depth": 4,
             "dropout": 0.1,
+            "batch_norm": True,  # not in the reference recipe: IoU 0.92 vs 0.56 after 20 epochs on generated plates
+            "prior": 0.02,  # the mask output starts at this probability (its bias), near the share of defect pixels
             "epochs": 40,
             "batch_size": 8,
-            "learning_rate": 1e-3,
+            "learning_rate": 2e-3,
             "bce_weight": 1.0,
             "good_per_defect": 1.0,
             "augment": True,
@@ -163,7 +177,8 @@ class UNetDetector(Detector):
         from inspector_app.detectors.unet.network import build_unet  # noqa: PLC0415
 
         with runtime.distribution_strategy().scope():
-            training, inference = build_unet(self.tile, int(c["base_filters"]), int(c["depth"]), float(c["dropout"]))
+            training, inference = build_unet(self.tile, int(c["base_filters"]), int(c["depth"]), float(c["dropout"]),
+                                              bool(c["batch_norm"]), float(c["prior"]))
             training.compile(optimizer=keras.optimizers.Adam(float(c["learning_rate"])),
                              loss=BceDiceLoss(float(c["bce_weight"])))
         dataset, steps, per_epoch = self._balanced_dataset(x[has_defect], y[has_defect], x[~has_defect], y[~has_defect])
