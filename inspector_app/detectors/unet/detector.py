@@ -187,7 +187,10 @@ class UNetDetector(Detector):
 
         callback = make_progress_callback(progress, epochs)
         callbacks = [callback]
-        validation = _batched(val_x, val_y, int(c["batch_size"])) if len(val_x) else None
+        # Mixed, not good tiles first: a batch of good tiles alone makes the batch-wide Dice swing with a few
+        # faint pixels, and the validation loss early stopping watches swung 1.08 → 1.89 between epochs.
+        order = np.random.default_rng(int(c["seed"])).permutation(len(val_x))
+        validation = _batched(val_x[order], val_y[order], int(c["batch_size"])) if len(val_x) else None
         if int(c["early_stopping"]) > 0 and validation is not None:
             callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(c["early_stopping"]),
                                                            restore_best_weights=True))
