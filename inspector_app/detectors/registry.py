@@ -14,6 +14,8 @@ FAMILIES: dict[str, str] = {
     "patch_memory": "inspector_app.detectors.patch_memory:PatchMemoryDetector",
     "autoencoder": "inspector_app.detectors.autoencoder:AutoencoderDetector",
     "metric": "inspector_app.detectors.metric:MetricDetector",
+    "unet": "inspector_app.detectors.unet:UNetDetector",
+    "cam_classifier": "inspector_app.detectors.cam_classifier:CamClassifierDetector",
 }
 
 
