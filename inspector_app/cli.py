@@ -38,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from inspector_app.core.errors import InspectorError  # noqa: PLC0415
+
+    try:
+        return _dispatch(args)
+    except InspectorError as exc:  # a user's mistake (a data folder that is a file...) is one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "gui"
     if command == "demo" and args.prepare:
         from inspector_app.jobs.demo import run_prepare  # noqa: PLC0415

@@ -42,6 +42,10 @@ class LoadedModel:
         """Load a version; any failure becomes a ModelStoreError that says which model and why."""
         meta = store.meta(ref)
         try:
+            Calibration.from_json(meta["calibration"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelStoreError(f"model {ref} is broken: its calibration in meta.json is incomplete ({exc})") from None
+        try:
             family = detector_class(meta["family"])
         except ValueError as exc:
             raise ModelStoreError(f"model {ref}: {exc}") from None

@@ -217,23 +217,34 @@ def bench_files(path: Path, count: int) -> list[Path]:
 
 
 def image_files(paths: list[str]) -> list[Path]:
+    """The image files named, and those found under the folders named (a file that vanished is still listed,
+    so its error is reported with the others)."""
     files: list[Path] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            try:
+                files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as exc:
+                raise InspectorError(f"cannot list {path}: {exc.strerror or exc}") from None
         else:
             files.append(path)
     return files
 
 
 def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
-    model = load_model(store, args.model)
+    files = image_files(args.paths)
+    if not files:
+        raise InspectorError(f"no images found in {', '.join(args.paths)} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     out_dir = Path(args.save_overlays) if args.save_overlays else None
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InspectorError(f"--save-overlays {out_dir}: cannot make that folder ({exc.strerror or exc})") from None
+    model = load_model(store, args.model)
     failures = 0
-    for path in image_files(args.paths):
+    for path in files:
         try:
             image = load_image(path)
         except ImageLoadError as exc:
@@ -251,7 +262,11 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
         if out_dir:
             drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_kind == MapKind.MASK
                      else overlay_heatmap(image, result.maps[0]))
-            save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
+            try:
+                save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
+            except OSError as exc:  # a full disk loses the overlay, not the verdicts still to come
+                failures += 1
+                print(f"{path}\tERROR\toverlay not saved: {exc.strerror or exc}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -284,6 +299,7 @@ def cmd_bench(args: argparse.Namespace, store: ModelStore) -> int:
 def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
     if args.activate:
         ref = store.resolve(args.activate)
+        load_model(store, str(ref))  # a version that cannot load must never become the active model
         store.activate(ref)
         print(f"active model: {ref}")
         return 0
@@ -324,8 +340,8 @@ def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a headless command; user-facing errors print one line and exit 1."""
-    store = ModelStore(data_dir(args.data_dir))
     try:
+        store = ModelStore(data_dir(args.data_dir))
         return int(args.handler(args, store))
     except InspectorError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,6 +24,8 @@ from inspector_app.detectors.registry import detector_class
 from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
+#: Fewer held-out good images than this and the run warns that the threshold rests on little evidence.
+FEW_VALIDATION_IMAGES = 5
 
 
 def gather_samples(spec: TrainingSpec) -> list[Sample]:
@@ -126,6 +128,8 @@ def _objective(spec: TrainingSpec, detector: Detector) -> Objective:
 def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> ModelRef:
     """Train, calibrate and save one version; raises TrainingCancelled on stop (nothing written)."""
     started = time.monotonic()
+    spec.check()
+    store.check_new_version(spec.name, spec.version)  # a bad name must not wait for the end of the run
     family = detector_class(spec.family)
     samples = gather_samples(spec)
     detector = family(settings_for_data(family, spec, samples, progress))
@@ -135,6 +139,11 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
     data = load_training_data(detector, samples, spec, progress)
     val_files = data.summary.pop("val_files")
     check_needs(detector, data)
+    if len(data.val_good) < FEW_VALIDATION_IMAGES:
+        note = (f"only {len(data.val_good)} held-out good images to calibrate the threshold on; it may be unreliable "
+                "(raise --val-fraction or add good images)")
+        progress(stage="data", message=note)
+        log.warning("%s", note)
     progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
     report = detector.fit(data, progress)
     if progress.should_stop():

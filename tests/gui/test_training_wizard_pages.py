@@ -216,8 +216,10 @@ def test_train_menu_opens_one_non_modal_wizard(qtbot: Any, tmp_path: Path, monke
         assert win.training_wizard is first  # raised, not a second wizard
         win._fill_rollback_menu()
         assert [a.text() for a in win.rollback_menu.actions()] == ["line@v2", "line@v1"]
-        win.rollback_menu.actions()[0].trigger()
-        assert store.active() == ModelRef("line", "v2")
+        with qtbot.waitSignal(win.worker.model_failed, timeout=10000):
+            win.rollback_menu.actions()[0].trigger()
+        qtbot.wait(50)  # the window's own slot for the same signal
+        assert store.active() == ModelRef("line", "v1")  # a version that failed to load is never made active
         first.close()
     finally:
         win.shutdown()
