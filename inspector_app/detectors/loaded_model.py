@@ -51,8 +51,8 @@ class LoadedModel:
             raise ModelStoreError(f"model {ref}: {exc}") from None
         try:
             detector = family.load(store.folder(ref), meta["config"])
-        except ModelStoreError:
-            raise
+        except ModelStoreError as exc:  # from the family's file checks: say which model it is
+            raise ModelStoreError(f"model {ref}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any loader failure is reported, never crashes the caller
             msg = f"model {ref} could not be loaded: {type(exc).__name__}: {exc}"
             raise ModelStoreError(msg) from exc

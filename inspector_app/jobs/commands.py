@@ -18,7 +18,7 @@ import numpy as np
 
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.datasets import IMAGE_SUFFIXES, open_dataset
-from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
+from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled, printable
 from inspector_app.core.images import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.paths import data_dir
@@ -245,20 +245,21 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
     model = load_model(store, args.model)
     failures = 0
     for path in files:
+        name = printable(path)  # a name that is not UTF-8 must not crash the print of its verdict
         try:
             image = load_image(path)
         except ImageLoadError as exc:
             failures += 1
-            print(json.dumps({"file": str(path), "error": exc.reason}) if args.json else f"{path}\tERROR\t{exc.reason}")
+            print(json.dumps({"file": name, "error": exc.reason}) if args.json else f"{name}\tERROR\t{exc.reason}")
             continue
         result = model.inspect(image[None])
         failed = bool(result.failed[0])
         verdict = "FAIL" if failed else "PASS"
         if args.json:
-            print(json.dumps({"file": str(path), "score": float(result.scores[0]),
+            print(json.dumps({"file": name, "score": float(result.scores[0]),
                               "normalised": float(result.normalised_scores[0]), "verdict": verdict}))
         else:
-            print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({result.normalised_scores[0]:.2f} × threshold)")
+            print(f"{name}\t{verdict}\tscore {result.scores[0]:.5g}\t({result.normalised_scores[0]:.2f} × threshold)")
         if out_dir:
             drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_kind == MapKind.MASK
                      else overlay_heatmap(image, result.maps[0]))
@@ -266,7 +267,7 @@ def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
                 save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
             except OSError as exc:  # a full disk loses the overlay, not the verdicts still to come
                 failures += 1
-                print(f"{path}\tERROR\toverlay not saved: {exc.strerror or exc}", file=sys.stderr)
+                print(f"{name}\tERROR\toverlay not saved: {exc.strerror or exc}", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from inspector_app.core.calibration import Objective, calibrate
 from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation, typical_size
-from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled
+from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled, printable
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
@@ -48,8 +48,8 @@ def load_training_data(detector: Detector, samples: list[Sample], spec: Training
     skipped: list[str] = []
 
     def on_error(path: Path, reason: str) -> None:
-        skipped.append(f"{path.name}: {reason}")
-        progress(stage="load", message=f"skipped {path.name}: {reason}")
+        skipped.append(f"{printable(path.name)}: {reason}")
+        progress(stage="load", message=f"skipped {printable(path.name)}: {reason}")
 
     def load(chosen: list[Sample], what: str) -> tuple[np.ndarray, list[Sample]]:
         if progress.should_stop():

@@ -7,6 +7,7 @@ terminal summary prints the rows of the tests that ran, so one command shows eve
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +16,31 @@ import pytest
 
 from helpers import tiny_parts_dataset
 
-#: Fault tests repeat each fault this many times with INSPECTOR_FAULT_TRIES unset (the quick run in CI);
-#: ``pytest -m faults`` is meant to be run with INSPECTOR_FAULT_TRIES=20 (or more) for the full figures.
+#: In the normal suite (CI) each fault is repeated this many times; ``pytest -m faults`` (or
+#: INSPECTOR_FAULT_TRIES=full, or a number there) runs the full counts and the long cases.
 QUICK_TRIES = 3
 
 _ROWS: list[tuple[str, int, int, int, str]] = []
+_FULL_RUN = False
 
 
-def fault_tries(full: int) -> int:
-    """How many times to repeat a fault: ``full`` when INSPECTOR_FAULT_TRIES asks for the full suite (or a number
-    given there), else a few so the normal suite stays quick."""
+def pytest_configure(config: pytest.Config) -> None:
+    global _FULL_RUN  # noqa: PLW0603 - set once per session from the command line
+    _FULL_RUN = re.search(r"(?<!not )\bfaults\b", config.option.markexpr or "") is not None
+
+
+def full_run() -> bool:
+    """True for ``pytest -m faults`` or INSPECTOR_FAULT_TRIES set: the full fault suite."""
+    return _FULL_RUN or bool(os.environ.get("INSPECTOR_FAULT_TRIES"))
+
+
+def fault_tries(full: int, quick: int = QUICK_TRIES) -> int:
+    """How many times to repeat a fault: ``full`` in the full fault suite (or the number INSPECTOR_FAULT_TRIES
+    gives), else ``quick`` so the normal suite stays quick."""
     wanted = os.environ.get("INSPECTOR_FAULT_TRIES", "")
-    if not wanted:
-        return min(full, QUICK_TRIES)
-    return full if wanted == "full" else max(1, int(wanted))
+    if wanted and wanted != "full":
+        return max(1, int(wanted))
+    return full if full_run() else min(full, quick)
 
 
 @pytest.fixture

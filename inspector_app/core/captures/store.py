@@ -26,6 +26,7 @@ from typing import Any, Self
 import numpy as np
 
 from inspector_app.core.captures import export
+from inspector_app.core.errors import printable
 from inspector_app.core.captures.db import (
     DECISIONS,
     ORDERS,
@@ -101,7 +102,7 @@ def _fields(captured_at: float, source: str, frame_index: int, model: tuple[str,
     """Checked column values shared by every kind of capture; ``scores`` must be finite numbers."""
     fields = {
         "captured_at": _finite(captured_at, "captured_at"),
-        "source": str(source),
+        "source": printable(source),  # a file name that is not UTF-8 cannot go into SQLite text as it is
         "frame_index": int(frame_index),
         "model_name": str(model[0]),
         "model_version": str(model[1]),
