@@ -342,6 +342,7 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header only, without decoding the pixels."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")  # damage it reads past (EXIF)
         with Image.open(path) as image:
             return image.size
 

@@ -80,6 +80,8 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream", action="store_true",
                    help="also measure the live pipeline: stream vs model-only throughput, overlay time, launch time, memory")
     p.add_argument("--frames", type=int, default=10000, help="with --stream: frames for the memory figure (0 = skip)")
+    p.add_argument("--soak", type=int, metavar="N", help="stream N frames through the reader and inference worker: "
+                   "resident memory and p95 latency every 10 %% (a shift's worth: 100000)")
     p.add_argument("--training", action="store_true", help="seconds per epoch (or per fit) of each family's training on --data")
     p.add_argument("--epochs", type=int, default=2, help="with --training: epochs to time per family")
     p.add_argument("--json", action="store_true")

@@ -91,10 +91,12 @@ def _decode(file: Path, max_pixels: int, convert: Callable[[Image.Image], _T]) -
     except OSError as exc:
         raise ImageLoadError(file, _os_reason(exc)) from exc
     try:
-        # Our own max_pixels check replaces Pillow's warning band (89 to 179 megapixels); the filter is only
-        # for that one warning category, so the usual thread-safety caveat of catch_warnings is harmless.
+        # Our own max_pixels check replaces Pillow's warning band (89 to 179 megapixels), and Pillow's own
+        # warnings about damage it reads past (corrupt EXIF) say nothing the pixels do not: neither is shown.
+        # The filters are only for those categories, so the usual thread-safety caveat of catch_warnings is harmless.
         with handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(handle) as image:
                 _check_pixels(file, image.size, max_pixels)
                 image.load()  # decode everything here, so a truncated file fails inside this try
