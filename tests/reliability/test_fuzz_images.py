@@ -23,6 +23,8 @@ from inspector_app.core.datasets import load_images, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask
 
+pytestmark = pytest.mark.faults
+
 EXAMPLES = 2500 if full_run() else 120
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not full_run(), database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
