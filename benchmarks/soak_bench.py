@@ -73,15 +73,18 @@ def stream_folder(files: list[Path]) -> Path:
 
 
 def run_soak(store: ModelStore, ref: ModelRef, files: list[Path], frames: int,
-             report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Stream ``frames`` frames of ``files`` (looped) through the reader and worker; print and return the figures."""
+             report: Callable[[str], None] = print, loader: Callable[[ModelStore, ModelRef], Any] | None = None,
+             ) -> dict[str, Any]:
+    """Stream ``frames`` frames of ``files`` (looped) through the reader and worker; print and return the figures.
+
+    ``loader`` replaces the worker's own model loader (tests pass a fake model)."""
     if frames < TENTHS:
         msg = f"--soak needs at least {TENTHS} frames, got {frames}"
         raise ValueError(msg)
     _app = QCoreApplication.instance() or QCoreApplication([])  # QThreads need an application object
     folder = stream_folder(files)
     process = psutil.Process()
-    worker = InferenceWorker(store)
+    worker = InferenceWorker(store) if loader is None else InferenceWorker(store, loader)
     loaded = threading.Event()
     failed: list[str] = []
     worker.model_loaded.connect(lambda _model: loaded.set(), Qt.ConnectionType.DirectConnection)
