@@ -337,3 +337,39 @@ def test_a_locked_capture_database_fails_fast_and_the_recorder_stores_it_later(q
     assert [r.frame_index for r in store.query(order="oldest")] == [1, 2]
     recorder.shutdown()
     store.close()
+
+
+def test_the_reader_thread_reports_a_failing_read_and_goes_on(qtbot: Any) -> None:
+    """A source whose read raises (a bug, an OS error nobody foresaw) shows as a status in the window; the
+    stream goes on instead of the reader thread dying silently."""
+    from inspector_app.core.mailbox import LatestMailbox  # noqa: PLC0415
+    from inspector_app.core.sources import FrameSource, SourceStatus  # noqa: PLC0415
+    from inspector_app.gui.inspection.source_reader import SourceReader  # noqa: PLC0415
+
+    class Flaky(FrameSource):
+        def __init__(self) -> None:
+            super().__init__("flaky")
+            self.reads = 0
+
+        def _open(self) -> None:
+            pass
+
+        def _read(self) -> Any:
+            self.reads += 1
+            if self.reads == 2:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), "part.png")
+            if self.reads > 4:
+                return SourceStatus("end", "done")
+            return self._frame(np.zeros((4, 4, 3), np.uint8))
+
+    mailbox: LatestMailbox = LatestMailbox()
+    reader = SourceReader(Flaky(), mailbox, 0, wait_for_worker=True)
+    statuses: list[tuple[str, str]] = []
+    reader.status.connect(lambda kind, message: statuses.append((kind, message)))
+    reader.start()
+    taken = [mailbox.take(timeout=5) for _ in range(3)]
+    assert reader.wait(5000)
+    qtbot.waitUntil(lambda: len(statuses) == 2, timeout=5000)
+    assert all(item is not None for item in taken)
+    assert statuses[0] == ("skipped", "OSError: [Errno 40] Too many levels of symbolic links: 'part.png'")
+    assert statuses[1][0] == "end"
