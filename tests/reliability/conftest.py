@@ -43,14 +43,15 @@ def fault_tries(full: int, quick: int = QUICK_TRIES) -> int:
     return full if full_run() else min(full, quick)
 
 
+def record_fault(kind: str, tries: int, survived: int, lost: int, note: str = "") -> None:
+    """One row of the printed fault table."""
+    _ROWS.append((kind, tries, survived, lost, note))
+
+
 @pytest.fixture
 def fault_table() -> Callable[..., None]:
     """``record(kind, tries, survived, lost, note="")``: one row of the printed fault table."""
-
-    def record(kind: str, tries: int, survived: int, lost: int, note: str = "") -> None:
-        _ROWS.append((kind, tries, survived, lost, note))
-
-    return record
+    return record_fault
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

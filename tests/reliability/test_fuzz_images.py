@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import full_run
+from conftest import full_run, record_fault
 from inspector_app.core.datasets import load_images, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask
@@ -72,9 +72,13 @@ def _check_loaded(image: np.ndarray) -> None:
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and image.flags.c_contiguous
 
 
+_COUNTS = {"files": 0, "file_errors": 0, "trees": 0, "tree_errors": 0}
+
+
 @FUZZ
 @given(data=FILE_BYTES, suffix=st.sampled_from(SUFFIXES))
-def test_the_loader_gives_pixels_or_its_own_error(data: bytes, suffix: str) -> None:
+def _fuzz_the_loader(data: bytes, suffix: str) -> None:
+    _COUNTS["files"] += 1
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"fuzzed{suffix}"
         path.write_bytes(data)
@@ -82,6 +86,7 @@ def test_the_loader_gives_pixels_or_its_own_error(data: bytes, suffix: str) -> N
             _check_loaded(load_image(path))
         except ImageLoadError as exc:
             assert exc.path == str(path) and exc.reason
+            _COUNTS["file_errors"] += 1
         try:
             mask = load_mask(path, (8, 8))
             assert mask.dtype == bool and mask.shape == (8, 8)
@@ -95,7 +100,11 @@ NAMES = st.sampled_from(["train", "test", "good", "defect", "ground_truth", "scr
 @st.composite
 def dataset_tree(draw: st.DrawFn) -> dict[str, bytes | None]:
     """Relative paths to file contents (None: a folder), two levels of the names a dataset uses."""
-    tree: dict[str, bytes | None] = {}
+    layout = draw(st.sampled_from(["mvtec", "plain", "none"]))  # mostly trees the opener accepts, then broken
+    bases = {"mvtec": ["train/good", "test/good", "test/scratch", "ground_truth/scratch"],
+             "plain": ["good", "defect"], "none": []}[layout]
+    tree: dict[str, bytes | None] = {f"{base}/{i:03d}.png": draw(st.sampled_from(SEEDS)) for base in bases
+                                     for i in range(2)}
     for _ in range(draw(st.integers(0, 10))):
         parts = draw(st.lists(NAMES, min_size=1, max_size=3))
         if draw(st.booleans()):
@@ -108,7 +117,8 @@ def dataset_tree(draw: st.DrawFn) -> dict[str, bytes | None]:
 
 @FUZZ_TREES
 @given(tree=dataset_tree())
-def test_the_dataset_opener_lists_checks_and_loads_or_says_why(tree: dict[str, bytes | None]) -> None:
+def _fuzz_the_dataset_opener(tree: dict[str, bytes | None]) -> None:
+    _COUNTS["trees"] += 1
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "dataset"
         root.mkdir()
@@ -126,6 +136,7 @@ def test_the_dataset_opener_lists_checks_and_loads_or_says_why(tree: dict[str, b
             dataset = open_dataset(root)
         except DatasetError as exc:
             assert str(exc)
+            _COUNTS["tree_errors"] += 1
             return
         dataset.check()
         reported: list[str] = []
@@ -133,6 +144,21 @@ def test_the_dataset_opener_lists_checks_and_loads_or_says_why(tree: dict[str, b
             images, kept = load_images(samples, 16, on_error=lambda path, reason: reported.append(reason))
             assert images.shape == (len(kept), 16, 16, 3)
         assert all(reported)
+
+
+def test_the_loader_gives_pixels_or_its_own_error() -> None:
+    """Random bytes and mutated image files: pixels, or ImageLoadError naming the file; never anything else."""
+    _fuzz_the_loader()  # raises (with the shrunk example) on the first file that breaks the property
+    record_fault("fuzzed image files (random and mutated bytes)", _COUNTS["files"], _COUNTS["files"], 0,
+                 f"{_COUNTS['file_errors']} refused with the loader's own error, the rest read")
+
+
+def test_the_dataset_opener_lists_checks_and_loads_or_says_why() -> None:
+    """Random folder trees of dataset-like names holding random files: a dataset that lists, checks and loads
+    (skipping what it cannot read), or DatasetError saying why; never anything else."""
+    _fuzz_the_dataset_opener()
+    record_fault("fuzzed dataset folder trees", _COUNTS["trees"], _COUNTS["trees"], 0,
+                 f"{_COUNTS['tree_errors']} refused with DatasetError, the rest opened and loaded")
 
 
 @pytest.mark.parametrize("seed", range(len(SEEDS)))
