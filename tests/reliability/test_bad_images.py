@@ -161,7 +161,7 @@ def test_training_data_loading_skips_bad_files_and_keeps_the_rest(bad: dict[str,
 
 def test_a_training_run_with_the_bad_files_among_its_images_finishes(bad: dict[str, BadImage], tmp_path: Path,
                                                                     fault_table: Any) -> None:
-    from conftest import TINY, full_run  # noqa: PLC0415
+    from fault_common import TINY, full_run  # noqa: PLC0415
 
     if not full_run():
         pytest.skip("a whole training run: only in the full fault suite (pytest -m faults)")

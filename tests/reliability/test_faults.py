@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import fault_tries
+from fault_common import fault_tries
 from helpers import BrightFailsModel
 from inspector_app.core.captures import CaptureStore
 from inspector_app.core.errors import ModelStoreError
