@@ -180,8 +180,8 @@ def test_a_training_run_with_the_bad_files_among_its_images_finishes(bad: dict[s
     skipped = store.meta(ref)["training_data"]["skipped"]
     readable, refused = expected(bad)
     assert len(skipped) == len(refused) + 1
-    fault_table("bad image files among training images", len(bad) + 1, 1, 0,
-                f"{len(skipped)} skipped with a message, training saved {ref}")
+    fault_table("bad image files among a training run's images", len(extra), len(extra), 0,
+                f"{len(skipped)} skipped with a message, the run saved {ref}")
 
 
 def test_the_review_store_keeps_frames_from_every_file_name(bad: dict[str, BadImage], tmp_path: Path,
