@@ -38,6 +38,16 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from inspector_app.core.errors import InspectorError  # noqa: PLC0415
+
+    try:
+        return _dispatch(args)
+    except InspectorError as exc:  # a user's mistake (a data folder that is a file...) is one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     command = args.command or "gui"
     if command == "demo" and args.prepare:
         from inspector_app.jobs.demo import run_prepare  # noqa: PLC0415
@@ -53,13 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         return run_gui(args, demo=command == "demo")
     if command == "bench" and args.stream:
         return _stream_bench(args)
+    if command == "bench" and args.soak:
+        return _soak_bench(args)
     from inspector_app.jobs.commands import run  # noqa: PLC0415
 
     return run(args)
 
 
-def _load_stream_bench() -> ModuleType | None:
-    """``benchmarks/stream_bench.py`` from the source checkout this package runs from, or None.
+def _load_stream_bench(module: str = "stream_bench") -> ModuleType | None:
+    """``benchmarks/<module>.py`` (the stream bench by default) from the source checkout this package runs from,
+    or None.
 
     The bench lives beside the package in the repository, not in the installed wheel, so an editable
     install or ``python -m inspector_app`` in a clone finds it and an installed wheel does not.
@@ -69,11 +82,11 @@ def _load_stream_bench() -> ModuleType | None:
     from pathlib import Path  # noqa: PLC0415
 
     checkout = Path(__file__).resolve().parent.parent
-    if not (checkout / "benchmarks" / "stream_bench.py").is_file():
+    if not (checkout / "benchmarks" / f"{module}.py").is_file():
         return None
     if str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
-    return importlib.import_module("benchmarks.stream_bench")
+    return importlib.import_module(f"benchmarks.{module}")
 
 
 def _stream_bench(args: argparse.Namespace) -> int:
@@ -106,4 +119,31 @@ def _stream_bench(args: argparse.Namespace) -> int:
     figures = run_stream_bench(store, model, files, args.frames)
     figures["inference_threads"] = threads
     print(json.dumps(figures, indent=2))
+    return 0
+
+
+def _soak_bench(args: argparse.Namespace) -> int:
+    """``bench --soak N`` runs the window's reader and worker threads, so it is dispatched here, above the layers."""
+    import json  # noqa: PLC0415
+
+    from pathlib import Path  # noqa: PLC0415
+
+    from inspector_app.core.modelstore import ModelStore  # noqa: PLC0415
+    from inspector_app.core.paths import data_dir  # noqa: PLC0415
+    from inspector_app.jobs.commands import bench_files  # noqa: PLC0415
+
+    bench = _load_stream_bench("soak_bench")
+    if bench is None:
+        print("error: bench --soak runs benchmarks/soak_bench.py, which is part of the source repository: run it "
+              "from a clone (an editable install, or python -m inspector_app)", file=sys.stderr)
+        return 1
+    store = ModelStore(data_dir(args.data_dir))
+    ref = store.resolve(args.model) if args.model else store.active()
+    if ref is None:
+        print("error: no model given and no active model: use --model NAME[@VERSION]", file=sys.stderr)
+        return 1
+    figures = bench.run_soak(store, ref, bench_files(Path(args.data), args.count), args.soak,
+                             report=(lambda _line: None) if args.json else print)
+    if args.json:
+        print(json.dumps(figures, indent=2))
     return 0

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inspector_app.core.errors import DatasetError, ImageLoadError
+from inspector_app.core.errors import DatasetError, ImageLoadError, printable
 from inspector_app.core.images import load_image, load_mask, resize, to_rgb_uint8
 from inspector_app.core.labels import DEFECT, GOOD
 
@@ -342,6 +342,7 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header only, without decoding the pixels."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")  # damage it reads past (EXIF)
         with Image.open(path) as image:
             return image.size
 
@@ -374,7 +375,7 @@ def _check_sample(sample: Sample, sizes: Counter, unreadable: list[str], mismatc
     try:
         size = image_size(sample.path)
     except _HEADER_ERRORS as exc:
-        unreadable.append(f"{sample.path.name} ({exc})")
+        unreadable.append(f"{printable(sample.path.name)} ({exc})")
         return
     sizes[size] += 1
     if sample.mask_path is None:
@@ -382,7 +383,7 @@ def _check_sample(sample: Sample, sizes: Counter, unreadable: list[str], mismatc
     try:
         mask_size = image_size(sample.mask_path)
     except _HEADER_ERRORS as exc:
-        unreadable.append(f"{sample.mask_path.name} ({exc})")
+        unreadable.append(f"{printable(sample.mask_path.name)} ({exc})")
         return
     if mask_size != size:
         mismatched.append(

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+
+def printable(path: object) -> str:
+    """A file name as text any terminal, log, database or label accepts: bytes of a name that are not UTF-8
+    (Python keeps them as lone surrogates) become U+FFFD instead of raising UnicodeEncodeError where shown."""
+    text = os.fsdecode(path) if isinstance(path, bytes | os.PathLike) else str(path)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
 
 class InspectorError(Exception):
     """Base class for every error the app reports to a user instead of a traceback."""
@@ -13,7 +22,7 @@ class ImageLoadError(InspectorError):
     def __init__(self, path: object, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"cannot read image {self.path}: {reason}")
+        super().__init__(f"cannot read image {printable(self.path)}: {reason}")
 
 
 class DatasetError(InspectorError):

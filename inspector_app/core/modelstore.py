@@ -1,7 +1,9 @@
 """Trained models on disk: ``<data dir>/models/<name>/<version>/`` with the family's files and ``meta.json``.
 
 A version is written into a hidden temporary folder and renamed into place in one step, so a crash or a
-cancel never leaves half a model that the app could pick up. Versions stay until the user deletes them;
+cancel never leaves half a model that the app could pick up. The temporary folder's name carries its
+writer's process id and start time: a store opening while another process saves leaves that folder alone,
+and only folders whose writer is gone are removed. Versions stay until the user deletes them;
 the active model is recorded in ``<data dir>/active_model.json``, also replaced atomically.
 """
 
@@ -9,14 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+import psutil
 
 from inspector_app import __version__
 from inspector_app.core.atomic_files import write_text_atomic
@@ -30,6 +36,10 @@ META_FILE = "meta.json"
 ACTIVE_FILE = "active_model.json"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
+#: ``.tmp-<pid>-<process start, ms>-<random>``: who is writing, so only an orphan's folder is removed.
+_OWNED_TMP = re.compile(r"^\.tmp-(\d+)-(\d+)-[0-9a-f]+$")
+#: A temporary folder without an owner (written by an older app) is removed only once it is this old.
+_UNOWNED_TMP_AGE_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,11 @@ class ModelStore:
     def __init__(self, data_dir: Path) -> None:
         self.root = Path(data_dir)
         self.models_dir = self.root / "models"
-        self.models_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.models_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            msg = f"cannot use {self.root} as the data folder: {exc.strerror or exc}"
+            raise ModelStoreError(msg) from None
         self._remove_stale_temporaries()
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -121,12 +135,21 @@ class ModelStore:
         except (OSError, ValueError) as exc:
             msg = f"model {ref}: {META_FILE} is unreadable ({exc})"
             raise ModelStoreError(msg) from None
-        return _migrate(meta, ref)
+        return _check_meta(_migrate(meta, ref), ref)
 
     # -- writing ----------------------------------------------------------------------------------------
     def next_version(self, name: str) -> str:
         numbers = [_version_number(v) for v in self.versions(name)]
         return f"v{max(numbers, default=0) + 1}"
+
+    def check_new_version(self, name: str, version: str | None = None) -> None:
+        """Refuse a name or version that ``write_version`` would refuse, before hours are spent training it."""
+        check_name(name)
+        if version is not None:
+            check_name(version, "version name")
+            if (self.models_dir / name / version).exists():
+                msg = f"model {name!r} already has a version {version!r}; choose another --version"
+                raise ModelStoreError(msg)
 
     def write_version(
         self,
@@ -145,7 +168,7 @@ class ModelStore:
             check_name(version, "version name")
         model_dir = self.models_dir / name
         model_dir.mkdir(parents=True, exist_ok=True)
-        tmp = model_dir / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+        tmp = model_dir / _owned_tmp_name()
         tmp.mkdir()
         try:
             write_files(tmp)
@@ -186,7 +209,7 @@ class ModelStore:
             msg = f"no model version {ref}"
             raise ModelStoreError(msg)
         # Rename first so a half-finished delete never looks like a complete version.
-        doomed = folder.with_name(f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        doomed = folder.with_name(_owned_tmp_name())
         os.rename(folder, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
@@ -205,17 +228,52 @@ class ModelStore:
         return ref if (self.folder(ref) / META_FILE).is_file() else None
 
     def _remove_stale_temporaries(self) -> None:
-        """Temporary folders left by a crash mid-write are never valid versions: remove them."""
+        """Temporary folders left by a crash mid-write are never valid versions: remove those no live process owns.
+
+        Another process (a training child saving, a second window) may be writing one right now; deleting it
+        would destroy its finished model, so a folder is removed only when its writer has exited.
+        """
         for model_dir in self.models_dir.iterdir():
             if not model_dir.is_dir():
                 continue
             for child in model_dir.iterdir():
-                if child.name.startswith(_TMP_PREFIX):
+                if child.name.startswith(_TMP_PREFIX) and _orphaned(child):
                     shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+
+def _process_start_ms(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).create_time() * 1000)
+    except (psutil.Error, OSError):
+        return None
+
+
+def _owned_tmp_name() -> str:
+    """A temporary folder name that says which running process writes it."""
+    pid = os.getpid()
+    return f"{_TMP_PREFIX}{pid}-{_process_start_ms(pid) or 0}-{uuid.uuid4().hex}"
+
+
+def _orphaned(path: Path) -> bool:
+    """True when the process that made this temporary folder is gone (or, unnamed, it is a day old)."""
+    match = _OWNED_TMP.match(path.name)
+    if match is None:
+        try:
+            return time.time() - path.lstat().st_mtime > _UNOWNED_TMP_AGE_S
+        except OSError:
+            return False
+    pid, started = int(match.group(1)), int(match.group(2))
+    now_started = _process_start_ms(pid)
+    # A live process with that pid and (within a second) that start time is the owner; a pid reused by a
+    # later process has a later start time.
+    return now_started is None or abs(now_started - started) > 1000
 
 
 def _migrate(meta: dict[str, Any], ref: ModelRef) -> dict[str, Any]:
     """Bring older metadata up to the current schema, or refuse clearly."""
+    if not isinstance(meta, dict):
+        msg = f"model {ref} is broken: {META_FILE} holds {type(meta).__name__}, not an object"
+        raise ModelStoreError(msg)
     schema = meta.get("schema")
     if not isinstance(schema, int):
         msg = f"model {ref} has no schema number in {META_FILE}; it was not made by inspector-app"
@@ -230,4 +288,28 @@ def _migrate(meta: dict[str, Any], ref: ModelRef) -> dict[str, Any]:
         if key not in meta:
             msg = f"model {ref}: {META_FILE} lacks {key!r}"
             raise ModelStoreError(msg)
+    return meta
+
+
+def _check_meta(meta: dict[str, Any], ref: ModelRef) -> dict[str, Any]:
+    """Refuse metadata whose values have the wrong type, so a damaged file is reported instead of crashing
+    whatever reads it later (listing, loading, inspecting)."""
+
+    def broken(what: str) -> ModelStoreError:
+        return ModelStoreError(f"model {ref} is broken: {META_FILE} {what}")
+
+    if not isinstance(meta["family"], str):
+        raise broken(f"has family {meta['family']!r}, not a name")
+    config, calibration = meta["config"], meta["calibration"]
+    if not isinstance(config, dict):
+        raise broken(f"has config {config!r}, not a table of settings")
+    size = config.get("image_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise broken(f"has image_size {size!r}, not a positive whole number")
+    if not isinstance(calibration, dict):
+        raise broken(f"has calibration {calibration!r}, not a table")
+    for key in ("threshold", "score_low", "map_low", "map_scale"):
+        value = calibration.get(key, 0.0 if key != "threshold" else None)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise broken(f"has calibration {key} {value!r}, not a finite number")
     return meta

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from inspector_app.core.errors import InspectorError
+
 APP_DIR_NAME = "inspector-app"
 
 
@@ -32,5 +34,9 @@ def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
     else:
         folder = platform_data_dir()
     folder = folder.expanduser().resolve()
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, a read-only disk
+        msg = f"cannot use {folder} as the data folder: {exc.strerror or exc}"
+        raise InspectorError(msg) from None
     return folder

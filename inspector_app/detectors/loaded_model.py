@@ -42,13 +42,17 @@ class LoadedModel:
         """Load a version; any failure becomes a ModelStoreError that says which model and why."""
         meta = store.meta(ref)
         try:
+            Calibration.from_json(meta["calibration"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelStoreError(f"model {ref} is broken: its calibration in meta.json is incomplete ({exc})") from None
+        try:
             family = detector_class(meta["family"])
         except ValueError as exc:
             raise ModelStoreError(f"model {ref}: {exc}") from None
         try:
             detector = family.load(store.folder(ref), meta["config"])
-        except ModelStoreError:
-            raise
+        except ModelStoreError as exc:  # from the family's file checks: say which model it is
+            raise ModelStoreError(f"model {ref}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any loader failure is reported, never crashes the caller
             msg = f"model {ref} could not be loaded: {type(exc).__name__}: {exc}"
             raise ModelStoreError(msg) from exc

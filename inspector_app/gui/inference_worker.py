@@ -18,6 +18,7 @@ from PySide6.QtCore import QThread, Signal
 
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.cores import place_current_thread
+from inspector_app.core.errors import InspectorError
 from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.core.sources import Frame
@@ -145,7 +146,10 @@ class InferenceWorker(QThread):
             return
         try:
             hook(result)
-        except Exception as exc:  # noqa: BLE001 - a full disk must not stop the inspection
+        except InspectorError as exc:  # a full disk, a broken database: said in words, the inspection goes on
+            log.warning("frame %d was inspected but not recorded: %s", result.frame.index, exc)
+            self.error.emit(f"frame {result.frame.index} was inspected but not recorded: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the inspection either
             log.exception("after-inspection hook failed")
             self.error.emit(f"frame {result.frame.index} was inspected but not recorded: {type(exc).__name__}: {exc}")
 

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.source_lost = False
         self.lost_message = ""
         self.model: Any = None
+        self._activate_when_loaded: ModelRef | None = None  # a rollback waits for the worker's load check
         self.worker = InferenceWorker(store, loader)
         self._build_widgets()
         self._build_actions()
@@ -364,6 +365,12 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_loaded(self, model: Any) -> None:
         self.model = model
+        if self._activate_when_loaded is not None and self._activate_when_loaded == model.ref:
+            self._activate_when_loaded = None
+            try:
+                self.store.activate(model.ref)
+            except InspectorError as exc:
+                self.log_panel.add(f"cannot activate {model.ref}: {exc}", "error")
         # The worker's signals arrive in order: every result of the previous model came before this one, every
         # result after it is the new model's. So the counters start afresh here, and frames waiting for the
         # worker are simply inspected by the new model (an unpaced folder skips none of its images).
@@ -394,6 +401,9 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
         self.log_panel.add(f"model failed to load: {message}", "error")
+        if self._activate_when_loaded is not None:
+            self.log_panel.add(f"{self._activate_when_loaded} was not made the active model", "error")
+            self._activate_when_loaded = None
         self.status_label.setText(message)
         if self.model is None:
             self.banner.set_state(BannerState.NO_MODEL, "the model failed to load — see the log")
@@ -536,13 +546,15 @@ class MainWindow(QMainWindow):
             self.rollback_menu.addAction("no model versions yet").setEnabled(False)
 
     def roll_back(self, ref: ModelRef) -> None:
-        """Make ``ref`` the active version and switch the running worker to it."""
+        """Switch the running worker to ``ref``; it becomes the active version once it has loaded (the worker
+        loads it off the GUI thread), so a version that cannot load is never made active."""
         try:
-            self.store.activate(ref)
+            self.store.meta(ref)
         except InspectorError as exc:
             self.log_panel.add(f"cannot activate {ref}: {exc}", "error")
             return
         self.log_panel.add(f"rolling back to {ref}")
+        self._activate_when_loaded = ref
         self.choose_model(ref)
         self.model_panel.refresh(select=ref)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from inspector_app.core.calibration import MapKind
 from inspector_app.core.datasets import IMAGE_SUFFIXES, open_dataset
-from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled
+from inspector_app.core.errors import ImageLoadError, InspectorError, TrainingCancelled, printable
 from inspector_app.core.images import draw_mask_contours, load_image, overlay_heatmap, resize, save_image
 from inspector_app.core.modelstore import ModelStore
 from inspector_app.core.paths import data_dir
@@ -83,6 +83,8 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream", action="store_true",
                    help="also measure the live pipeline: stream vs model-only throughput, overlay time, launch time, memory")
     p.add_argument("--frames", type=int, default=10000, help="with --stream: frames for the memory figure (0 = skip)")
+    p.add_argument("--soak", type=int, metavar="N", help="stream N frames through the reader and inference worker: "
+                   "resident memory and p95 latency every 10 %% (a shift's worth: 100000)")
     p.add_argument("--training", action="store_true", help="seconds per epoch (or per fit) of each family's training on --data")
     p.add_argument("--epochs", type=int, default=2, help="with --training: epochs to time per family")
     p.add_argument("--json", action="store_true")
@@ -231,42 +233,58 @@ def bench_files(path: Path, count: int) -> list[Path]:
 
 
 def image_files(paths: list[str]) -> list[Path]:
+    """The image files named, and those found under the folders named (a file that vanished is still listed,
+    so its error is reported with the others)."""
     files: list[Path] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            try:
+                files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as exc:
+                raise InspectorError(f"cannot list {path}: {exc.strerror or exc}") from None
         else:
             files.append(path)
     return files
 
 
 def cmd_infer(args: argparse.Namespace, store: ModelStore) -> int:
-    model = load_model(store, args.model)
+    files = image_files(args.paths)
+    if not files:
+        raise InspectorError(f"no images found in {', '.join(args.paths)} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     out_dir = Path(args.save_overlays) if args.save_overlays else None
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InspectorError(f"--save-overlays {out_dir}: cannot make that folder ({exc.strerror or exc})") from None
+    model = load_model(store, args.model)
     failures = 0
-    for path in image_files(args.paths):
+    for path in files:
+        name = printable(path)  # a name that is not UTF-8 must not crash the print of its verdict
         try:
             image = load_image(path)
         except ImageLoadError as exc:
             failures += 1
-            print(json.dumps({"file": str(path), "error": exc.reason}) if args.json else f"{path}\tERROR\t{exc.reason}")
+            print(json.dumps({"file": name, "error": exc.reason}) if args.json else f"{name}\tERROR\t{exc.reason}")
             continue
         result = model.inspect(image[None])
         failed = bool(result.failed[0])
         verdict = "FAIL" if failed else "PASS"
         if args.json:
-            print(json.dumps({"file": str(path), "score": float(result.scores[0]),
+            print(json.dumps({"file": name, "score": float(result.scores[0]),
                               "normalised": float(result.normalised_scores[0]), "verdict": verdict}))
         else:
             ratio = result.scores[0] / model.calibration.threshold
-            print(f"{path}\t{verdict}\tscore {result.scores[0]:.5g}\t({ratio:.2f} × threshold)")
+            print(f"{name}\t{verdict}\tscore {result.scores[0]:.5g}\t({ratio:.2f} × threshold)")
         if out_dir:
             drawn = (draw_mask_contours(image, result.maps[0], level=1.0) if model.map_kind == MapKind.MASK
                      else overlay_heatmap(image, result.maps[0]))
-            save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
+            try:
+                save_image(out_dir / f"{path.stem}_{verdict.lower()}.png", drawn)
+            except OSError as exc:  # a full disk loses the overlay, not the verdicts still to come
+                failures += 1
+                print(f"{name}\tERROR\toverlay not saved: {exc.strerror or exc}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -317,6 +335,7 @@ def cmd_export(args: argparse.Namespace, store: ModelStore) -> int:
 def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
     if args.activate:
         ref = store.resolve(args.activate)
+        load_model(store, str(ref))  # a version that cannot load must never become the active model
         store.activate(ref)
         print(f"active model: {ref}")
         return 0
@@ -357,8 +376,8 @@ def cmd_models(args: argparse.Namespace, store: ModelStore) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a headless command; user-facing errors print one line and exit 1."""
-    store = ModelStore(data_dir(args.data_dir))
     try:
+        store = ModelStore(data_dir(args.data_dir))
         return int(args.handler(args, store))
     except InspectorError as exc:
         print(f"error: {exc}", file=sys.stderr)

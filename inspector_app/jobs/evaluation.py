@@ -161,21 +161,21 @@ def _inspect_all(
 
     def flush() -> None:
         out = model.detector.infer(np.stack(images))
-        for sample, m in zip(kept[len(scores):], out.maps):
-            maps.append(resize_map(m, PIXEL_GRID, PIXEL_GRID))
-            mask = load_mask(sample.mask_path, (PIXEL_GRID, PIXEL_GRID)) if sample.mask_path else None
-            masks.append(mask if mask is not None else np.zeros((PIXEL_GRID, PIXEL_GRID), bool))
+        maps.extend(resize_map(m, PIXEL_GRID, PIXEL_GRID) for m in out.maps)
         scores.extend(float(s) for s in out.scores)
         images.clear()
 
     for i, sample in enumerate(samples):
         try:
             image = load_image(sample.path)
+            # Read with its image: a damaged mask skips that one sample instead of aborting the evaluation.
+            mask = load_mask(sample.mask_path, (PIXEL_GRID, PIXEL_GRID)) if sample.mask_path else None
         except ImageLoadError as exc:
             skipped.append(str(exc))
-            log.warning("%s", exc)
+            log.warning("skipped %s: %s", sample.path.name, exc)
             continue
         images.append(resize(image, size) if same_size else image)
+        masks.append(mask if mask is not None else np.zeros((PIXEL_GRID, PIXEL_GRID), bool))
         kept.append(sample)
         if len(images) == batch:
             flush()

@@ -26,7 +26,7 @@ from inspector_app.core.datasets import (
     split_validation,
     typical_size,
 )
-from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled
+from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled, printable
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress, TrainingData
@@ -34,6 +34,8 @@ from inspector_app.detectors.registry import detector_class
 from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
+#: Fewer held-out good images than this and the run warns that the threshold rests on little evidence.
+FEW_VALIDATION_IMAGES = 5
 
 
 def gather_samples(spec: TrainingSpec) -> list[Sample]:
@@ -102,8 +104,8 @@ def load_training_data(detector: Detector, split: DataSplit, spec: TrainingSpec,
     skipped: list[str] = []
 
     def on_error(path: Path, reason: str) -> None:
-        skipped.append(f"{path.name}: {reason}")
-        progress(stage="load", message=f"skipped {path.name}: {reason}")
+        skipped.append(f"{printable(path.name)}: {reason}")
+        progress(stage="load", message=f"skipped {printable(path.name)}: {reason}")
 
     def load(chosen: list[Sample], what: str) -> tuple[np.ndarray, list[Sample]]:
         if progress.should_stop():
@@ -184,6 +186,8 @@ def _objective(spec: TrainingSpec, detector: Detector) -> Objective:
 def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> ModelRef:
     """Train, calibrate and save one version; raises TrainingCancelled on stop (nothing written)."""
     started = time.monotonic()
+    spec.check()
+    store.check_new_version(spec.name, spec.version)  # a bad name must not wait for the end of the run
     family = detector_class(spec.family)
     split = split_for(spec, family)
     detector = family(settings_for_data(family, spec, split.train + split.validation, progress))
@@ -193,6 +197,11 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
     data = load_training_data(detector, split, spec, progress)
     val_files = data.summary.pop("val_files")
     check_needs(detector, data)
+    if len(data.val_good) < FEW_VALIDATION_IMAGES:
+        note = (f"only {len(data.val_good)} held-out good images to calibrate the threshold on; it may be unreliable "
+                "(raise --val-fraction or add good images)")
+        progress(stage="data", message=note)
+        log.warning("%s", note)
     progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
     report = detector.fit(data, progress)
     if progress.should_stop():

@@ -4,12 +4,17 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from inspector_app.core.calibration import DEFAULT_CATCH_SHARE, DEFAULT_FALSE_ALARM_RATE
 from inspector_app.core.errors import InspectorError
+
+
+#: Settings that mean a count or a size in every family that has them: 0 or less would train nothing.
+_POSITIVE_WHOLE = ("epochs", "batch_size", "image_size")
 
 
 @dataclass
@@ -43,15 +48,34 @@ class TrainingSpec:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def check(self) -> None:
+        """Refuse settings that would train for nothing or calibrate on nothing, before any data is loaded."""
+        for key in _POSITIVE_WHOLE:
+            value = self.config.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise InspectorError(f"{key} must be a whole number of at least 1, got {value!r}")
+        fraction = self.val_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float) or not 0 < fraction < 1:
+            raise InspectorError(
+                f"val_fraction must be between 0 and 1 (exclusive), got {fraction!r}: the threshold is calibrated on "
+                "the held-out good images, so with none it would rest on a single image")
+        for name, value in (("target_false_alarm_rate", self.target_false_alarm_rate), ("catch_share", self.catch_share)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value < 1):
+                raise InspectorError(f"{name} must be between 0 and 1 (exclusive), got {value!r}")
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainingSpec:
         """Read a spec; an unknown key is an error (a typo must not silently train something else)."""
+        if not isinstance(data, dict):
+            raise InspectorError(f"a training spec is a JSON object of settings, not a {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InspectorError(f"unknown training spec key(s) {unknown}; known: {sorted(known)}")
         if not data.get("data"):
             raise InspectorError("the training spec names no data folder")
+        if not isinstance(data["data"], list) or not isinstance(data.get("config") or {}, dict):
+            raise InspectorError("the training spec's data must be a list of folders and its config an object")
         folders = [str(d) for d in data["data"]]
         return cls(
             family=str(data.get("family") or "autoencoder"),
@@ -79,5 +103,5 @@ class TrainingSpec:
     def read(cls, path: Path) -> TrainingSpec:
         try:
             return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise InspectorError(f"cannot read the training spec {path}: {exc}") from None

@@ -236,8 +236,10 @@ def test_train_menu_opens_one_non_modal_wizard(qtbot: Any, tmp_path: Path, monke
         assert [t.split("  ·  ")[0] for t in texts] == ["line@v2", "line@v1"]
         assert "“after the new lighting”" in texts[0] and "threshold 1" in texts[1]  # label, date and figures
         assert store.meta(ModelRef("line", "v1"))["created_at"][:10] in texts[1]
-        win.rollback_menu.actions()[0].trigger()
-        assert store.active() == ModelRef("line", "v2")
+        with qtbot.waitSignal(win.worker.model_failed, timeout=10000):
+            win.rollback_menu.actions()[0].trigger()
+        qtbot.wait(50)  # the window's own slot for the same signal
+        assert store.active() == ModelRef("line", "v1")  # a version that failed to load is never made active
         first.close()
     finally:
         win.shutdown()

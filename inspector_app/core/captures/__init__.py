@@ -6,6 +6,7 @@ from inspector_app.core.captures.db import (
     ORDERS,
     SCHEMA_VERSION,
     CaptureNotFoundError,
+    CaptureStoreBusy,
     CaptureStoreError,
 )
 from inspector_app.core.captures.export import escape_spreadsheet_cell
@@ -20,6 +21,7 @@ __all__ = [
     "CaptureNotFoundError",
     "CaptureRecord",
     "CaptureStore",
+    "CaptureStoreBusy",
     "CaptureStoreError",
     "escape_spreadsheet_cell",
 ]

@@ -35,6 +35,10 @@ class CaptureStoreError(InspectorError):
     """The capture database is unreadable, from a newer app, or a record is missing or cannot change."""
 
 
+class CaptureStoreBusy(CaptureStoreError):
+    """Another program held the database locked for longer than the bounded wait; trying again later may work."""
+
+
 class CaptureNotFoundError(CaptureStoreError, KeyError):
     """No capture has the id asked for; also a ``KeyError`` so mapping-style callers can catch it."""
 
@@ -271,7 +275,9 @@ class Database:
     """One shared connection to a capture database, one lock held around every statement or transaction.
 
     Thread-safe: the GUI thread (decisions) and the inference worker (captures) share it. Other processes
-    open their own; SQLite's file locks and the 10 s busy timeout order their writes.
+    open their own; SQLite's file locks and a short busy wait order their writes: a program that keeps the
+    database locked makes a write fail with ``CaptureStoreBusy`` after ``wait_s`` instead of stalling the
+    worker (or the window) for long.
     """
 
     def __init__(self, path: Path) -> None:
@@ -293,11 +299,12 @@ class Database:
         return self._conn
 
     @contextmanager
-    def transaction(self, *, durable: bool) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool, wait_s: float = 2.0) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT) under the lock, rolled back on any error.
 
         Args:
             durable: commit with ``synchronous=FULL`` (survives a power cut) rather than ``NORMAL``.
+            wait_s: how long to wait for another process's lock before giving up with ``CaptureStoreBusy``.
 
         In WAL mode both levels survive a killed or crashed process: COMMIT returns only after the
         transaction is in the WAL file, which the OS keeps whatever happens to the process. They differ
@@ -311,6 +318,7 @@ class Database:
             conn = self._connection()
             try:
                 conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")  # a constant, no input
+                conn.execute(f"PRAGMA busy_timeout={int(wait_s * 1000):d}")  # a number, no input
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield conn
@@ -319,6 +327,12 @@ class Database:
                     if conn.in_transaction:  # also after a failed COMMIT, which leaves the transaction open
                         conn.execute("ROLLBACK")
                     raise
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    msg = f"capture database {self.path} is locked by another program (waited {wait_s:g} s)"
+                    raise CaptureStoreBusy(msg) from exc
+                msg = f"capture database {self.path}: {exc}"
+                raise CaptureStoreError(msg) from exc
             except sqlite3.Error as exc:
                 msg = f"capture database {self.path}: {exc}"
                 raise CaptureStoreError(msg) from exc

@@ -26,6 +26,7 @@ from typing import Any, Self
 import numpy as np
 
 from inspector_app.core.captures import export
+from inspector_app.core.errors import printable
 from inspector_app.core.captures.db import (
     DECISIONS,
     ORDERS,
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 CAPTURES_DIR = "captures"
 DB_FILE = "captures.db"
 PRUNE_EVERY = 50  # record() checks the disk budget every this many inserts
+#: How long a capture waits for another program's lock on the database: the worker must not stall a line.
+CAPTURE_WAIT_S = 0.25
 _COLUMNS = (
     "id, captured_at, source, frame_index, model_name, model_version, score, normalised_score, threshold, "
     "verdict, reason, image_path, map_path, decision, note, decided_at"
@@ -99,7 +102,7 @@ def _fields(captured_at: float, source: str, frame_index: int, model: tuple[str,
     """Checked column values shared by every kind of capture; ``scores`` must be finite numbers."""
     fields = {
         "captured_at": _finite(captured_at, "captured_at"),
-        "source": str(source),
+        "source": printable(source),  # a file name that is not UTF-8 cannot go into SQLite text as it is
         "frame_index": int(frame_index),
         "model_name": str(model[0]),
         "model_version": str(model[1]),
@@ -212,12 +215,16 @@ class CaptureStore:
         return self._insert(image, None, fields)
 
     def _insert(self, image: np.ndarray, anomaly_map: np.ndarray | None, fields: dict[str, Any]) -> CaptureRecord:
-        pending = self._files.write_pending(image, anomaly_map)  # the slow part, outside the lock
+        try:
+            pending = self._files.write_pending(image, anomaly_map)  # the slow part, outside the lock
+        except OSError as exc:  # a full disk, a read-only or unplugged drive: say so, the caller carries on
+            msg = f"cannot store the capture in {self.root}: {exc.strerror or exc}"
+            raise CaptureStoreError(msg) from exc
         placed: list[Path] = []
         try:
             fields["bytes"] = sum(path.stat().st_size for path in pending)
             day = self._files.day_folder(fields["captured_at"])
-            with self._db.transaction(durable=False) as conn:
+            with self._db.transaction(durable=False, wait_s=CAPTURE_WAIT_S) as conn:
                 columns, marks = ", ".join(fields), ", ".join("?" * len(fields))
                 cursor = conn.execute(
                     f"INSERT INTO captures ({columns}, image_path) VALUES ({marks}, '')", tuple(fields.values())
@@ -231,6 +238,10 @@ class CaptureStore:
                 # Killed after these renames but before COMMIT, the files belong to no row; SQLite then gives
                 # the same id to the next capture, whose files replace them.
                 self._files.place(pending, names, placed)
+        except OSError as exc:
+            self._files.discard(pending + placed)
+            msg = f"cannot store the capture in {self.root}: {exc.strerror or exc}"
+            raise CaptureStoreError(msg) from exc
         except BaseException:
             self._files.discard(pending + placed)
             raise

@@ -87,11 +87,17 @@ def _decode(file: Path, max_pixels: int, convert: Callable[[Image.Image], _T]) -
     """Check, open, fully decode and convert one file, turning every failure into an ImageLoadError."""
     _check_file(file)
     try:
-        # Our own max_pixels check replaces Pillow's warning band (89 to 179 megapixels); the filter is only
-        # for that one warning category, so the usual thread-safety caveat of catch_warnings is harmless.
-        with warnings.catch_warnings():
+        handle = file.open("rb")  # opened here, so an OS error (a symlink loop, a lost share) is named as such
+    except OSError as exc:
+        raise ImageLoadError(file, _os_reason(exc)) from exc
+    try:
+        # Our own max_pixels check replaces Pillow's warning band (89 to 179 megapixels), and Pillow's own
+        # warnings about damage it reads past (corrupt EXIF) say nothing the pixels do not: neither is shown.
+        # The filters are only for those categories, so the usual thread-safety caveat of catch_warnings is harmless.
+        with handle, warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            with Image.open(handle) as image:
                 _check_pixels(file, image.size, max_pixels)
                 image.load()  # decode everything here, so a truncated file fails inside this try
                 return convert(_upright(image))
@@ -122,14 +128,26 @@ def _check_file(file: Path) -> None:
     """
     try:
         status = file.stat()
-    except FileNotFoundError as exc:
-        raise ImageLoadError(file, "file not found") from exc
-    except PermissionError as exc:
-        raise ImageLoadError(file, "permission denied") from exc
+    except OSError as exc:  # missing, no permission, a symlink loop, a name too long, a dropped share...
+        raise ImageLoadError(file, _os_reason(exc)) from exc
+    except ValueError as exc:  # a name holding a NUL byte
+        raise ImageLoadError(file, f"invalid file name ({exc})") from exc
     if stat.S_ISDIR(status.st_mode):
         raise ImageLoadError(file, "is a folder")
     if status.st_size == 0:
         raise ImageLoadError(file, "empty file (0 bytes)")
+    if not stat.S_ISREG(status.st_mode):
+        raise ImageLoadError(file, "not a regular file (a device, pipe or socket)")
+
+
+def _os_reason(exc: OSError) -> str:
+    """The operating system's reason in words: "file not found", "too many levels of symbolic links"..."""
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    text = exc.strerror or type(exc).__name__
+    return text[0].lower() + text[1:]
 
 
 def _check_pixels(file: Path, size: tuple[int, int], max_pixels: int) -> None:

@@ -40,7 +40,9 @@ class CameraSource(FrameSource):
         device: an OpenCV camera index, or a stream URL such as ``rtsp://…``.
         opener: makes a capture object with ``isOpened()``, ``read()`` and ``release()``; defaults to
             ``cv2.VideoCapture``. Tests pass a fake.
-        backoff: (first, longest) delay in seconds between reconnection attempts; the delay doubles.
+        backoff: (first, longest) delay in seconds between reconnection attempts; the delay doubles. The
+            longest is short (1.5 s) so a camera plugged back in is streaming again within 2 s, however long
+            it was away; a failed open costs next to nothing, so retrying that often is cheap.
         wait: waits up to the given seconds and returns True when stopped; defaults to the stop event's
             wait. Tests pass a fake to check the back-off without sleeping.
     """
@@ -49,7 +51,7 @@ class CameraSource(FrameSource):
         self,
         device: int | str,
         opener: Callable[[int | str], Any] | None = None,
-        backoff: tuple[float, float] = (0.5, 8.0),
+        backoff: tuple[float, float] = (0.5, 1.5),
         wait: Callable[[float], bool] | None = None,
     ) -> None:
         if isinstance(device, str) and device.strip().isdigit():

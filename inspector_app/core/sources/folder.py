@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from inspector_app.core.datasets import IMAGE_SUFFIXES, list_images, natural_key
-from inspector_app.core.errors import ImageLoadError, SourceError
+from inspector_app.core.errors import ImageLoadError, SourceError, printable
 from inspector_app.core.images import load_image
 from inspector_app.core.sources.base import Frame, FrameSource, Pacer, SourceStatus
 
@@ -82,7 +82,7 @@ class FolderSource(FrameSource):
         try:
             image = load_image(path)
         except ImageLoadError as exc:
-            return SourceStatus("skipped", f"{path.name}: {exc.reason}")
+            return SourceStatus("skipped", f"{printable(path.name)}: {exc.reason}")
         if not self._pacer.wait(self._stop_event):
             return self._stopped_status()
         self._delivered_this_pass = True

@@ -19,6 +19,7 @@ import numpy as np
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.images import resize
 from inspector_app.detectors.common import runtime
+from inspector_app.detectors.common.model_files import load_array, load_keras_model
 from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
 from inspector_app.detectors.backbones import BACKBONES
 from inspector_app.detectors.base import (
@@ -337,16 +338,15 @@ class AutoencoderDetector(Detector):
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> AutoencoderDetector:
-        keras = runtime.keras()
         detector = cls(config)
-        path = Path(folder) / MODEL_FILE
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-        detector._set_model(model)
+        detector._set_model(load_keras_model(folder, MODEL_FILE))
         if detector._uses_features:
             detector._feature_space().load(Path(folder))
         if detector.config["standardise"]:
-            detector._error_mean = np.load(Path(folder) / ERROR_MEAN_FILE, allow_pickle=False)
-            detector._error_std = np.load(Path(folder) / ERROR_STD_FILE, allow_pickle=False)
+            # One value per pixel of the input: a file of any other shape would fail on the first frame.
+            grid = (detector.image_size, detector.image_size)
+            detector._error_mean = load_array(folder, ERROR_MEAN_FILE, grid)
+            detector._error_std = load_array(folder, ERROR_STD_FILE, grid)
         return detector
 
 

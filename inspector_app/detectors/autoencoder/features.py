@@ -14,6 +14,7 @@ import numpy as np
 
 from inspector_app.core.images import resize
 from inspector_app.detectors.common import runtime
+from inspector_app.detectors.common.model_files import load_array
 
 MEAN_FILE = "feature_mean.npy"
 STD_FILE = "feature_std.npy"
@@ -69,5 +70,5 @@ class FeatureSpace:
         np.save(Path(folder) / STD_FILE, self.std, allow_pickle=False)
 
     def load(self, folder: Path) -> None:
-        self.mean = np.load(Path(folder) / MEAN_FILE, allow_pickle=False)
-        self.std = np.load(Path(folder) / STD_FILE, allow_pickle=False)
+        self.mean = load_array(folder, MEAN_FILE, (None,))
+        self.std = load_array(folder, STD_FILE, self.mean.shape)

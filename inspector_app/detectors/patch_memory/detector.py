@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from inspector_app.core.errors import TrainingCancelled
+from inspector_app.core.errors import ModelStoreError, TrainingCancelled
 from inspector_app.detectors.common.anomaly_maps import smooth_maps, upsample_maps
+from inspector_app.detectors.common.model_files import load_array, model_file
 from inspector_app.detectors.backbones import BACKBONES
 from inspector_app.detectors.base import (
     GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
@@ -285,16 +286,18 @@ class PatchMemoryDetector(Detector):
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> PatchMemoryDetector:
         folder = Path(folder)
-        info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+        info_path = model_file(folder, INFO_FILE)
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            dims = int(info["feature_dims"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            msg = f"{info_path} is corrupt: {exc}"
+            raise ModelStoreError(msg) from None
         if info.get("format") != FORMAT:
             msg = f"{folder}: patch memory format {info.get('format')!r} is not supported (expected {FORMAT})"
-            raise ValueError(msg)
+            raise ModelStoreError(msg)
         detector = cls(config)
-        bank = np.load(folder / BANK_FILE, allow_pickle=False)
-        if bank.ndim != 2 or bank.shape[1] != info["feature_dims"]:
-            msg = f"{folder / BANK_FILE}: memory bank of shape {bank.shape} does not match {info['feature_dims']} dims"
-            raise ValueError(msg)
-        detector._set_bank(bank)
+        detector._set_bank(load_array(folder, BANK_FILE, (None, dims)))
         return detector
 
 

@@ -16,6 +16,8 @@ from inspector_app.core.mailbox import LatestMailbox
 from inspector_app.core.sources import Frame, FrameSource, SourceStatus
 
 log = logging.getLogger(__name__)
+#: Reads that raise this many times in a row end the stream (with a status) instead of spinning.
+MAX_READ_FAILURES = 20
 
 
 class SourceReader(QThread):
@@ -83,11 +85,22 @@ class SourceReader(QThread):
             self.source.close()
 
     def _loop(self) -> None:
+        failures = 0
         while not self._stopping:
             self._running.wait()
             if self._stopping:
                 break
-            item = self.source.read()
+            try:
+                item = self.source.read()
+            except Exception as exc:  # noqa: BLE001 - a source's own bug must show in the window, not end the thread
+                log.exception("%s: read failed", self.source.source_id)
+                failures += 1
+                if failures >= MAX_READ_FAILURES:
+                    self.status.emit("error", f"{self.source.source_id} keeps failing ({exc}); stopped")
+                    break
+                self.status.emit("skipped", f"{type(exc).__name__}: {exc}")
+                continue
+            failures = 0
             if isinstance(item, SourceStatus):
                 self.status.emit(item.kind, item.message)
                 if item.kind == "end":
