@@ -296,3 +296,9 @@ def test_tiling_proposal_follows_the_data_when_it_changes(qtbot: Any, tmp_path: 
     page.initializePage()
     assert (page.editors["image_size"].get(), page.editors["tile_size"].get()) == (800, 0)
     assert page.size_note.text() == ""
+
+
+def test_estimate_names_the_calibration_models() -> None:
+    config = {"image_size": 128, "epochs": 10, "base_filters": 32}
+    assert "calibration models" not in estimate_text("autoencoder", config, 500)
+    assert "more for 2 calibration models" in estimate_text("autoencoder", {**config, "calibration_folds": 2}, 500)

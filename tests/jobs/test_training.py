@@ -32,14 +32,14 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_training_writes_a_calibrated_version(parts: Path, tmp_path: Path) -> None:
     store = ModelStore(tmp_path)
     events: list[dict[str, Any]] = []
-    ref = run_training(TrainingSpec("autoencoder", [str(parts)], "widget", dict(TINY), activate=True),
-                       store, Progress(events.append))
+    ref = run_training(TrainingSpec("autoencoder", [str(parts)], "widget", {**TINY, "calibration_folds": 2},
+                                    activate=True), store, Progress(events.append))
     meta = store.meta(ref)
     assert meta["family"] == "autoencoder" and store.active() == ref
     assert meta["training_data"]["train_good"] + meta["training_data"]["val_good"] == 24
     assert len(meta["validation_scores"]["good"]) == meta["training_data"]["val_good"]
     assert meta["calibration"]["threshold"] > meta["calibration"]["score_low"]
-    # The autoencoder's default calibration folds score every training image too: all 24 good images count.
+    # Calibration folds score every training image too: all 24 good images count.
     assert meta["calibration"]["details"]["out_of_fold"] and meta["calibration"]["details"]["good_count"] == 24
     assert len(meta["validation_scores"]["good_out_of_fold"]) == meta["training_data"]["train_good"]
     epochs = [e for e in events if e.get("stage") == "train" and e.get("epoch")]
