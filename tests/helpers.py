@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +13,7 @@ from inspector_app.core.calibration import Calibration, MapKind
 from inspector_app.core.datasets import write_mvtec_layout
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.modelstore import ModelRef
+from inspector_app.detectors.base import DEFECT, GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
 from inspector_app.detectors.loaded_model import Inspection
 
 
@@ -51,3 +54,55 @@ class BrightFailsModel:
 
     def set_threshold(self, value: float) -> None:
         self.calibration = self.calibration.with_threshold(value)
+
+
+def image_fingerprints(images: np.ndarray) -> set[bytes]:
+    """One digest per image, to tell which images a model was shown."""
+    return {hashlib.sha1(np.ascontiguousarray(image).tobytes()).digest() for image in images}
+
+
+class SeenImagesDetector(Detector):
+    """A fake family that learns from defects and remembers every image it was shown while training (fitted,
+    or scored for calibration), saving their fingerprints with the model; score = mean brightness."""
+
+    kind = "seen_images"
+    title = "Seen images (test)"
+    description = "remembers the images it was trained on"
+    needs = frozenset({GOOD, DEFECT})
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self.trained_on: set[bytes] = set()
+        self.shown: set[bytes] = set()
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        return {"image_size": 32}
+
+    def fit(self, data: TrainingData, progress: Progress) -> FitReport:
+        for part in (data.good, data.val_good, data.defect, data.val_defect):
+            if part is not None:
+                self.trained_on |= image_fingerprints(part)
+        progress(stage="train", message="remembered")
+        return FitReport()
+
+    def infer(self, images: np.ndarray) -> Inference:
+        self.shown |= image_fingerprints(images)
+        grey = images.mean(axis=-1).astype(np.float32) / 255.0
+        return Inference(grey.reshape(len(images), -1).mean(axis=1), grey)
+
+    def preprocessing(self) -> Preprocessing:
+        return Preprocessing((self.image_size, self.image_size))
+
+    def networks(self) -> dict[str, Any]:
+        return {}
+
+    def save(self, folder: Path) -> None:
+        digests = np.frombuffer(b"".join(sorted(self.trained_on | self.shown)), np.uint8).reshape(-1, 20)
+        np.save(folder / "trained_on.npy", digests)
+
+    @classmethod
+    def load(cls, folder: Path, config: dict[str, Any]) -> SeenImagesDetector:
+        detector = cls(config)
+        detector.trained_on = {row.tobytes() for row in np.load(folder / "trained_on.npy", allow_pickle=False)}
+        return detector

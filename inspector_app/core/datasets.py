@@ -431,6 +431,78 @@ def split_validation(
     return [s for s in ordered if id(s) not in held], [s for s in ordered if id(s) in held]
 
 
+@dataclass
+class DataSplit:
+    """Which images a model fits on, which it validates and calibrates on, and which stay unseen for testing.
+
+    ``record`` is the JSON form kept in the version's ``meta.json`` (see :func:`split_record`), so ``evaluate``
+    can leave out every image training saw; it is empty for families that learn from good images only,
+    whose test images are the dataset's own (MVTec ``test/``).
+    """
+
+    train: list[Sample]
+    validation: list[Sample]
+    test: list[Sample] = field(default_factory=list)
+    record: dict = field(default_factory=dict)
+
+
+def split_three_ways(
+    samples: Sequence[Sample], validation: float = 0.2, test: float = 0.2, seed: int = 0
+) -> DataSplit:
+    """Split labelled samples into train / validation / test, reproducibly and per defect type.
+
+    Each defect type (``good`` included) gives about ``test`` of its images to the test part and ``validation``
+    to the validation part; a type with three or more images keeps at least one in each part. Same seed and
+    files, same split, whatever the input order.
+
+    Args:
+        samples: every labelled image that may be used.
+        validation: the share held out for early stopping and calibration, above 0.
+        test: the share never used by training, 0 or more; ``validation + test`` must stay below 1.
+        seed: the split's seed.
+
+    Returns:
+        The three parts, each in natural-sorted path order (``record`` left empty).
+    """
+    if not (0.0 < validation < 1.0 and 0.0 <= test < 1.0 and validation + test < 1.0):
+        msg = (f"validation and test shares must be above 0 (test may be 0) and leave something to train on, "
+               f"got validation {validation!r} and test {test!r}")
+        raise ValueError(msg)
+    rest, held_for_test = split_validation(samples, test, seed) if test > 0 else (list(samples), [])
+    # The validation share is of the whole pool, so of what the test part left it is a larger share.
+    train, held_for_validation = split_validation(rest, validation / (1.0 - test), seed)
+    return DataSplit(train, held_for_validation, held_for_test)
+
+
+def split_record(root: Path, split: DataSplit) -> dict:
+    """The JSON form of one dataset's split: its resolved root and each part's files relative to it."""
+
+    def relative(samples: list[Sample]) -> list[str]:
+        return [sample.path.relative_to(root).as_posix() for sample in samples]
+
+    return {"root": str(Path(root).resolve()), "name": Path(root).resolve().name, "train": relative(split.train),
+            "validation": relative(split.validation), "test": relative(split.test)}
+
+
+def files_seen_in_training(record: dict, root: Path) -> set[str] | None:
+    """Files of the dataset at ``root`` (relative, POSIX) that a model fitted or validated on, from its split
+    record; None when it was not trained on this dataset.
+
+    A dataset is recognised by its resolved path or, once moved, by its folder name when most of the recorded
+    training files are still there, so moving a folder does not let training images into an evaluation.
+    """
+    root = Path(root).resolve()
+    for entry in record.get("datasets", []):
+        seen = set(entry.get("train", [])) | set(entry.get("validation", []))
+        if Path(entry.get("root", "")) == root:
+            return seen
+        if entry.get("name") == root.name and seen:
+            present = sum((root / name).is_file() for name in seen)
+            if present >= len(seen) / 2:
+                return seen
+    return None
+
+
 def load_images(
     samples: Iterable[Sample],
     size: int,

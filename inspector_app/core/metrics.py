@@ -114,3 +114,37 @@ def confusion_at(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Co
         missed=int((labels & ~flagged).sum()),
         caught=int((labels & flagged).sum()),
     )
+
+
+@dataclass(frozen=True)
+class MaskOverlap:
+    """How well drawn regions match the true masks: pooled over every pixel of every image (so false
+    regions on good images count), and the mean IoU of the defect images that have a non-empty mask."""
+
+    dice: float
+    iou: float
+    mean_defect_iou: float
+    defect_images: int
+
+    def to_json(self) -> dict[str, float]:
+        return {"dice": self.dice, "iou": self.iou, "mean_defect_iou": self.mean_defect_iou,
+                "defect_images": self.defect_images}
+
+
+def mask_overlap(masks: np.ndarray, drawn: np.ndarray) -> MaskOverlap:
+    """Dice and IoU of the boolean regions ``drawn`` against ``masks`` (N×H×W each); NaN where undefined."""
+    masks, drawn = np.asarray(masks) > 0, np.asarray(drawn, bool)
+    if masks.shape != drawn.shape:
+        msg = f"masks {masks.shape} and drawn regions {drawn.shape} must have the same shape"
+        raise ValueError(msg)
+    overlap = float(np.logical_and(masks, drawn).sum())
+    union = float(np.logical_or(masks, drawn).sum())
+    total = float(masks.sum() + drawn.sum())
+    nan = float("nan")
+    flat_masks, flat_drawn = masks.reshape(len(masks), -1), drawn.reshape(len(drawn), -1)
+    marked = flat_masks.any(axis=1)
+    per_image = (np.logical_and(flat_masks, flat_drawn).sum(axis=1)[marked]
+                 / np.logical_or(flat_masks, flat_drawn).sum(axis=1)[marked])
+    return MaskOverlap(dice=2 * overlap / total if total else nan, iou=overlap / union if union else nan,
+                       mean_defect_iou=float(per_image.mean()) if per_image.size else nan,
+                       defect_images=int(marked.sum()))

@@ -13,6 +13,7 @@ from inspector_app.detectors.base import Detector
 FAMILIES: dict[str, str] = {
     "patch_memory": "inspector_app.detectors.patch_memory:PatchMemoryDetector",
     "autoencoder": "inspector_app.detectors.autoencoder:AutoencoderDetector",
+    "unet": "inspector_app.detectors.unet:UNetDetector",
 }
 
 

@@ -38,7 +38,10 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--image-size", type=int)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any family setting, e.g. --set batch_size=32")
-    p.add_argument("--val-fraction", type=float, help="share of good images held out for calibration (default 0.2)")
+    p.add_argument("--val-fraction", type=float, help="share of the images held out for validation and calibration "
+                   "(default 0.2)")
+    p.add_argument("--test-fraction", type=float, help="families that learn from defects: share of each dataset "
+                   "never trained on, for evaluate (default 0.2)")
     p.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")
     p.add_argument("--version", help="version name (default v1, v2, ...)")
     p.add_argument("--notes")
@@ -120,7 +123,8 @@ def build_spec(args: argparse.Namespace) -> Any:
             raise InspectorError(f"--set expects KEY=VALUE, got {item!r}")
         spec.config[key.strip()] = _parse_value(value)
     overrides = {"family": args.family, "name": args.name, "version": args.version, "notes": args.notes,
-                 "val_fraction": args.val_fraction, "seed": args.seed, "threshold_objective": args.threshold_objective,
+                 "val_fraction": args.val_fraction,
+                 "test_fraction": args.test_fraction, "seed": args.seed, "threshold_objective": args.threshold_objective,
                  "target_false_alarm_rate": args.target_false_alarm_rate, "catch_share": args.catch_share}
     for key, value in overrides.items():
         if value is not None:

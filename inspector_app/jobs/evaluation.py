@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from inspector_app.core import metrics
-from inspector_app.core.datasets import Sample, open_dataset
+from inspector_app.core.datasets import Dataset, Sample, files_seen_in_training, open_dataset
 from inspector_app.core.errors import DatasetError, ImageLoadError
 from inspector_app.core.images import load_image, load_mask, resize, resize_map
 from inspector_app.core.operating_point import rate_estimate
@@ -42,6 +42,12 @@ class EvaluationResult:
     #: At the stored threshold and at the best-F1 threshold: F1, and false-alarm and miss rates with intervals.
     operating_points: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    #: Dice and IoU of the regions drawn at 1.0 on the map's scale (the threshold for an anomaly map, the
+    #: contour for a mask) against the true masks; empty when the data has no masks.
+    mask_overlap: dict[str, float] = field(default_factory=dict)
+    #: Images scored, and images of this dataset left out because the model was fitted or validated on them.
+    scored: int = 0
+    left_out: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -53,26 +59,33 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
     same_size: bool = False,
 ) -> EvaluationResult:
-    """Inspect every evaluation image of ``data_path`` and compute the metrics.
+    """Inspect every evaluation image of ``data_path`` that the model never learned from, and compute the metrics.
 
     ``same_size`` resizes images to the model's input first (faster: batches of 8); by default each image
     is inspected at its native size, one at a time.
     """
     started = time.monotonic()
     dataset = open_dataset(data_path)
-    samples = dataset.evaluation_samples()
+    samples, left_out = unseen_samples(model.meta, dataset)
+    if left_out:
+        log.info("%s: scoring %d image(s); left out %d the model was trained or validated on",
+                 data_path, len(samples), left_out)
     if not any(s.label == "defect" for s in samples) or not any(s.label == "good" for s in samples):
-        msg = f"{data_path}: evaluation needs both good and defect images; found {dataset.counts()}"
+        held = f" after leaving out {left_out} image(s) the model was trained or validated on" if left_out else ""
+        msg = f"{data_path}: evaluation needs both good and defect images{held}; found {dataset.counts()}"
         raise DatasetError(msg)
     kept, scores, maps, masks, skipped = _inspect_all(model, samples, progress, same_size)
     labels = np.array([s.label == "defect" for s in kept])
     types = [s.defect_type for s in kept]
     have_masks = any(s.mask_path is not None for s in kept)
     pixel_auc = aupro = None
+    overlap: dict[str, float] = {}
     if have_masks:
         mask_stack, map_stack = np.stack(masks), np.stack(maps)
         pixel_auc = metrics.pixel_auroc(mask_stack, map_stack)
         aupro = metrics.aupro(mask_stack, map_stack)
+        drawn = model.calibration.normalise_maps(map_stack) >= 1.0
+        overlap = metrics.mask_overlap(mask_stack, drawn).to_json()
     threshold = model.calibration.threshold
     confusion = metrics.confusion_at(labels, scores, threshold)
     f1_threshold, f1 = metrics.best_f1_threshold(labels, scores)
@@ -99,7 +112,28 @@ def evaluate(
         seconds=round(time.monotonic() - started, 2),
         skipped=skipped,
         operating_points=points,
+        mask_overlap=overlap,
+        scored=len(kept),
+        left_out=left_out,
     )
+
+
+def unseen_samples(meta: dict[str, Any], dataset: Dataset) -> tuple[list[Sample], int]:
+    """The images of ``dataset`` to score, and how many were left out because training saw them.
+
+    A model with a split record (families that learn from defects) is scored on every labelled image except
+    the ones it fitted or validated on when this is its training dataset, and on every image of any other
+    dataset. Other models keep the dataset's own evaluation images (MVTec ``test/``, or all of a plain one).
+    """
+    record = meta.get("split") or {}
+    if not record:
+        return dataset.evaluation_samples(), 0
+    seen = files_seen_in_training(record, dataset.root)
+    if seen is None:
+        return list(dataset.samples), 0
+    root = dataset.root
+    unseen = [s for s in dataset.samples if s.path.relative_to(root).as_posix() not in seen]
+    return unseen, len(dataset.samples) - len(unseen)
 
 
 def _operating_point(counts: metrics.Confusion, threshold: float) -> dict[str, Any]:
@@ -165,10 +199,15 @@ def format_table(result: EvaluationResult) -> str:
     c = result.confusion
     lines = [
         f"model {result.model} on {result.dataset}  ({result.seconds:.1f} s)",
+        f"  scored {result.scored} image(s); left out {result.left_out} the model was trained or validated on",
         f"  {'image AUROC':<28}{fmt(result.image_auroc)}",
         f"  {'pixel AUROC':<28}{fmt(result.pixel_auroc)}",
         f"  {'AUPRO (FPR ≤ 0.3)':<28}{fmt(result.aupro)}",
     ]
+    if result.mask_overlap:
+        o = result.mask_overlap
+        lines += [f"  {'Dice / IoU of drawn regions':<28}{fmt(o['dice'])} / {fmt(o['iou'])}  (mean IoU of "
+                  f"{o['defect_images']} masked defect images {fmt(o['mean_defect_iou'])})"]
     lines += [f"  {'  AUROC ' + kind:<28}{fmt(v)}" for kind, v in result.per_type_auroc.items()]
     lines += [
         f"  {'threshold':<28}{result.threshold:.5g}",

@@ -16,7 +16,7 @@ from typing import Any
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.registry import FAMILIES, detector_class
-from inspector_app.jobs.training import gather_samples, load_training_data
+from inspector_app.jobs.training import load_training_data, split_for
 from inspector_app.jobs.training_spec import TrainingSpec
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def bench_family(
     spec = TrainingSpec(kind, [str(data)], "bench", config)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    training = load_training_data(detector, gather_samples(spec), spec, Progress())
+    training = load_training_data(detector, split_for(spec, detector), spec, Progress())
     training.summary.pop("val_files", None)
     loaded = time.perf_counter()
     epoch_marks: list[float] = []

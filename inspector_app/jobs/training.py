@@ -15,7 +15,17 @@ from typing import Any
 import numpy as np
 
 from inspector_app.core.calibration import Objective, calibrate
-from inspector_app.core.datasets import Sample, load_images, load_masks, open_dataset, split_validation, typical_size
+from inspector_app.core.datasets import (
+    DataSplit,
+    Sample,
+    load_images,
+    load_masks,
+    open_dataset,
+    split_record,
+    split_three_ways,
+    split_validation,
+    typical_size,
+)
 from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.detectors.common import runtime
@@ -31,17 +41,63 @@ def gather_samples(spec: TrainingSpec) -> list[Sample]:
     samples: list[Sample] = []
     for path in spec.data:
         samples.extend(open_dataset(path).training_samples())
-    samples.extend(Sample(Path(p), GOOD, GOOD, "train") for p in spec.extra_good)
-    samples.extend(Sample(Path(p), DEFECT, DEFECT, "train") for p in spec.extra_defect)
+    samples.extend(_extra_samples(spec))
     if not samples:
         msg = f"no training images found in {', '.join(spec.data) or 'the given folders'}"
         raise DatasetError(msg)
     return samples
 
 
-def load_training_data(detector: Detector, samples: list[Sample], spec: TrainingSpec, progress: Progress) -> TrainingData:
-    """Split, load and resize the images the family needs; unreadable files are skipped and reported."""
-    train, val = split_validation(samples, spec.val_fraction, spec.seed)
+def _extra_samples(spec: TrainingSpec) -> list[Sample]:
+    return ([Sample(Path(p), GOOD, GOOD, "train") for p in spec.extra_good]
+            + [Sample(Path(p), DEFECT, DEFECT, "train") for p in spec.extra_defect])
+
+
+def split_for(spec: TrainingSpec, family: type[Detector] | Detector) -> DataSplit:
+    """The images a run of ``family`` fits on, validates on and must never be scored on.
+
+    A family that learns from defects pools every labelled image of each dataset (in the MVTec layout the
+    defects live under ``test/``) and splits it with the spec's seed into train / validation / test
+    (``1 - val_fraction - test_fraction`` / ``val_fraction`` / ``test_fraction``), stratified by defect type;
+    the split's files go into ``meta.json`` so ``evaluate`` scores only the test part. Other families keep the
+    dataset's own split: they learn from (a validation split of) the training images, and ``test`` is empty.
+    Loose extra images (captures) are only ever trained or validated on.
+    """
+    if DEFECT not in family.needs:
+        train, validation = split_validation(gather_samples(spec), spec.val_fraction, spec.seed)
+        return DataSplit(train, validation)
+    split = DataSplit([], [], [])
+    datasets = []
+    for path in spec.data:
+        dataset = open_dataset(path)
+        part = split_three_ways(dataset.samples, spec.val_fraction, spec.test_fraction, spec.seed)
+        datasets.append(split_record(dataset.root, part))
+        split.train += part.train
+        split.validation += part.validation
+        split.test += part.test
+    pooled = {s.path.resolve() for s in split.train + split.validation + split.test}
+    # A capture that is also a dataset file is already split; a second copy could put it in train and test.
+    extra = [s for s in _extra_samples(spec) if s.path.resolve() not in pooled]
+    extra_train, extra_validation = split_validation(extra, spec.val_fraction, spec.seed)
+    split.train += extra_train
+    split.validation += extra_validation
+    if not split.train:
+        msg = f"no training images found in {', '.join(spec.data) or 'the given folders'}"
+        raise DatasetError(msg)
+    split.record = {
+        "seed": spec.seed,
+        "fractions": {"train": round(1.0 - spec.val_fraction - spec.test_fraction, 6),
+                      "validation": spec.val_fraction, "test": spec.test_fraction},
+        "stratified_by": "defect type, per dataset",
+        "datasets": datasets,
+        "extra": {"train": [str(s.path) for s in extra_train], "validation": [str(s.path) for s in extra_validation]},
+    }
+    return split
+
+
+def load_training_data(detector: Detector, split: DataSplit, spec: TrainingSpec, progress: Progress) -> TrainingData:
+    """Load and resize the images of ``split`` the family needs; unreadable files are skipped and reported."""
+    train, val = split.train, split.validation
     size = detector.image_size
     skipped: list[str] = []
 
@@ -82,6 +138,8 @@ def load_training_data(detector: Detector, samples: list[Sample], spec: Training
         "skipped": skipped,
         "image_size": size,
         "val_fraction": spec.val_fraction,
+        "test_fraction": spec.test_fraction if split.record else 0.0,
+        "test_images": len(split.test),
         "seed": spec.seed,
     }
     # Popped by run_training into meta["validation_scores"] (the wizard shows the images nearest the threshold).
@@ -127,12 +185,12 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
     """Train, calibrate and save one version; raises TrainingCancelled on stop (nothing written)."""
     started = time.monotonic()
     family = detector_class(spec.family)
-    samples = gather_samples(spec)
-    detector = family(settings_for_data(family, spec, samples, progress))
+    split = split_for(spec, family)
+    detector = family(settings_for_data(family, spec, split.train + split.validation, progress))
     device = runtime.device_summary()
     progress(stage="device", message=device)
     log.info("training %s on %s", spec.family, device)
-    data = load_training_data(detector, samples, spec, progress)
+    data = load_training_data(detector, split, spec, progress)
     val_files = data.summary.pop("val_files")
     check_needs(detector, data)
     progress(stage="data", message="data ready", **{k: v for k, v in data.summary.items() if k != "skipped"})
@@ -170,6 +228,8 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
             "defect_files": val_files["defect"] if defect_scores is not None else [],
         },
         "metrics": {},
+        # Present for families that learn from defects: evaluate leaves out the train and validation files.
+        "split": split.record,
         "device": device,
         "notes": spec.notes,
         "training_spec": spec.to_json(),

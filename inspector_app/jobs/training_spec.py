@@ -36,6 +36,9 @@ class TrainingSpec:
     threshold_objective: str = ""
     target_false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     catch_share: float = DEFAULT_CATCH_SHARE
+    #: Families that learn from defects also hold out this share of every dataset, never trained on, for
+    #: ``evaluate`` (see ``jobs.training.split_for``); families that learn from good images ignore it.
+    test_fraction: float = 0.2
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +59,7 @@ class TrainingSpec:
             name=str(data.get("name") or Path(folders[0]).resolve().name),
             config=dict(data.get("config") or {}),
             val_fraction=float(data.get("val_fraction", 0.2)),
+            test_fraction=float(data.get("test_fraction", 0.2)),
             seed=int(data.get("seed", 0)),
             version=data.get("version"),
             notes=str(data.get("notes", "")),

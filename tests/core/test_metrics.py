@@ -97,3 +97,22 @@ def test_aupro_matches_brute_force_reference() -> None:
     slow = _aupro_reference(masks, maps, 0.3, 50)
     assert fast == pytest.approx(slow, abs=0.02)
     assert 0.0 < fast < 1.0
+
+
+def test_mask_overlap_pools_pixels_and_averages_defect_images() -> None:
+    masks = np.zeros((3, 4, 4), bool)
+    drawn = np.zeros((3, 4, 4), bool)
+    masks[0, 0, :4] = True  # 4 true pixels, 2 of them drawn
+    drawn[0, 0, :2] = True
+    masks[1, 1:3, 1:3] = True  # 4 true pixels, all drawn, plus 4 drawn outside
+    drawn[1, 1:3, :4] = True
+    drawn[2, 3, 3] = True  # a good image (empty mask) with one false pixel
+    found = metrics.mask_overlap(masks, drawn)
+    # pooled: overlap 2 + 4 = 6; union 4 + 8 + 1 = 13; Dice 2·6 / (8 + 11) = 12 / 19
+    assert found.iou == pytest.approx(6 / 13) and found.dice == pytest.approx(12 / 19)
+    # per defect image: 2/4 and 4/8; the good image is left out of the mean
+    assert found.mean_defect_iou == pytest.approx(0.5) and found.defect_images == 2
+    empty = metrics.mask_overlap(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)))
+    assert np.isnan(empty.iou) and np.isnan(empty.dice) and np.isnan(empty.mean_defect_iou)
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.mask_overlap(masks, drawn[:2])

@@ -12,13 +12,12 @@ import pytest
 
 from helpers import tiny_parts_dataset
 from inspector_app.core.calibration import MapKind
-from inspector_app.core.datasets import open_dataset
 from inspector_app.core.images import load_image
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.registry import FAMILIES, detector_class
 from inspector_app.detectors.settings import describe
-from inspector_app.jobs.training import load_training_data
+from inspector_app.jobs.training import load_training_data, split_for
 from inspector_app.jobs.training_spec import TrainingSpec
 
 KINDS = list(FAMILIES)
@@ -33,9 +32,8 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def fitted(request: pytest.FixtureRequest, parts: Path) -> tuple[Detector, Any]:
     family = detector_class(request.param)
     detector = family(family.quick_config())
-    dataset = open_dataset(parts)
-    samples = dataset.samples if DEFECT in family.needs else dataset.training_samples()
-    data = load_training_data(detector, samples, TrainingSpec(family.kind, [str(parts)], "contract"), Progress())
+    spec = TrainingSpec(family.kind, [str(parts)], "contract")
+    data = load_training_data(detector, split_for(spec, family), spec, Progress())
     assert family.needs <= data.available(), f"{family.kind} needs {set(family.needs)}; the parts give more"
     events: list[dict[str, Any]] = []
     report = detector.fit(data, Progress(events.append))

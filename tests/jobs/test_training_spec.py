@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from inspector_app.core.images import save_image
 from inspector_app.detectors.base import DEFECT, GOOD, Progress
 from inspector_app.detectors.registry import detector_class
 from inspector_app.jobs.commands import build_spec
-from inspector_app.jobs.training import gather_samples, load_training_data, settings_for_data
+from inspector_app.jobs.training import gather_samples, load_training_data, settings_for_data, split_for
 from inspector_app.jobs.training_spec import TrainingSpec
 
 
@@ -50,15 +51,21 @@ class NeedsDefects:
 
 def test_confirmed_defects_join_the_defect_images_with_their_types(tmp_path: Path) -> None:
     parts = tiny_parts_dataset(tmp_path / "parts", size=32)
-    loose = sorted((parts / "test" / "hole").iterdir())
+    (tmp_path / "captures").mkdir()
+    loose = [Path(shutil.copy(p, tmp_path / "captures" / f"capture{i}.png"))
+             for i, p in enumerate(sorted((parts / "test" / "hole").iterdir()))]
     spec = TrainingSpec("unet", [str(parts)], "line", extra_defect=[str(p) for p in loose])
     samples = gather_samples(spec)
     assert [s.path for s in samples if s.label == DEFECT] == loose  # MVTec training uses train/good only
-    data = load_training_data(NeedsDefects(), samples, spec, Progress())
+    split = split_for(spec, NeedsDefects)
+    extra = [s for s in split.train + split.validation if s.path in loose]
+    assert len(extra) == len(loose) and not set(loose) & {s.path for s in split.test}  # never held for testing
+    data = load_training_data(NeedsDefects(), split, spec, Progress())
     assert data.defect is not None and data.val_defect is not None
-    assert len(data.defect) + len(data.val_defect) == len(loose)  # split between fitting and calibration
+    # The dataset's own defects (3 per type under test/) are split three ways; the confirmed ones join them.
+    assert len(data.defect) + len(data.val_defect) == len(loose) + 9 - sum(s.label == DEFECT for s in split.test)
     assert len(data.defect_types) == len(data.defect) and len(data.val_defect_types) == len(data.val_defect)
-    assert set(data.defect_types + data.val_defect_types) == {DEFECT} and data.summary["extra_defect"] == len(loose)
+    assert DEFECT in data.defect_types + data.val_defect_types and data.summary["extra_defect"] == len(loose)
     assert np.array_equal(data.defect[0].shape, (32, 32, 3))
     assert json.loads(json.dumps(spec.to_json()))["extra_defect"] == [str(p) for p in loose]
 

@@ -78,6 +78,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     """
     summary = DataSummary()
     samples: list[Sample] = []
+    labelled_defects: list[Sample] = []  # every defect image, also MVTec's test/<type>: defect families pool them
     for folder in folders:
         try:
             dataset = open_dataset(folder)
@@ -88,9 +89,11 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         summary.counts.update({prefix + k: v for k, v in dataset.counts().items()})
         summary.warnings += dataset.check(check_limit)
         samples += dataset.training_samples()
+        labelled_defects += [s for s in dataset.samples if s.label == DEFECT]
         if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
-            summary.notes.append(f"{Path(folder).name}: MVTec layout — training uses train/good; "
-                                 "test/ stays for evaluation")
+            summary.notes.append(f"{Path(folder).name}: MVTec layout — families that learn from good images train "
+                                 "on train/good and test/ stays for evaluation; families that learn from defects "
+                                 "also train on a seeded share of test/<type> and are evaluated on the rest")
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:
@@ -101,6 +104,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     if not folders and samples and len(samples) < MIN_GOOD_IMAGES:
         summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
     _describe_split(summary, samples, val_fraction, seed)
+    _add_defect_kinds(summary, labelled_defects)
     summary.examples = _examples(samples, examples)
     summary.image_size = typical_size([s for s in samples if s.label == GOOD])
     if not folders and not samples:
@@ -116,11 +120,17 @@ def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: f
     summary.val_defect = sum(s.label == DEFECT for s in val)
     if summary.train_good:
         summary.kinds.add(GOOD)
-    defects = [s for s in samples if s.label == DEFECT]
+    _add_defect_kinds(summary, [s for s in samples if s.label == DEFECT])
+
+
+def _add_defect_kinds(summary: DataSummary, defects: list[Sample]) -> None:
+    """Defect images make the data fit for defect families; masks on every one of them, for mask families."""
     if defects:
         summary.kinds.add(DEFECT)
         if all(s.mask_path is not None for s in defects):
             summary.kinds.add(MASK)
+        elif MASK in summary.kinds:
+            summary.kinds.discard(MASK)
 
 
 def _examples(samples: list[Sample], count: int) -> list[Sample]:

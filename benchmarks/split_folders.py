@@ -1,0 +1,62 @@
+"""Dev measurement helper (not a test): lay out a supervised model's split as plain-layout folders of links, so
+every family can be trained and scored on the same images.
+
+    python benchmarks/split_folders.py META_JSON OUT_DIR
+
+A supervised family (U-Net, CAM classifier) records in ``meta.json`` which files of each dataset it fitted,
+validated and never saw (``split``). A family that learns from good images only would, trained on the MVTec
+``train/good`` folder, learn from some of the good images in that test part. This writes, for the first dataset
+of the record:
+
+- ``OUT_DIR/trained_good/good/``: the good images of the train and validation parts (what a good-only family
+  may learn from, never a test image);
+- ``OUT_DIR/test/``: the test part in the plain layout (``good/``, ``defect/<type>/``,
+  ``masks/<type>/<stem>_mask.png``), for ``inspector-app evaluate --data OUT_DIR/test``.
+
+Links, not copies: the shared data stay where they are.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from inspector_app.core.datasets import open_dataset
+
+
+def link(target: Path, link_path: Path) -> None:
+    link_path.parent.mkdir(parents=True, exist_ok=True)
+    if link_path.is_symlink() or link_path.exists():
+        link_path.unlink()
+    link_path.symlink_to(target.resolve())
+
+
+def write_folders(meta_path: Path, out: Path) -> dict[str, int]:
+    record = json.loads(meta_path.read_text(encoding="utf-8"))["split"]["datasets"][0]
+    root = Path(record["root"])
+    samples = {s.path.relative_to(root).as_posix(): s for s in open_dataset(root).samples}
+    counts = {"trained_good": 0, "test_good": 0, "test_defect": 0, "test_masks": 0}
+    for name in record["train"] + record["validation"]:
+        sample = samples[name]
+        if sample.label == "good":
+            link(sample.path, out / "trained_good" / "good" / sample.path.name)
+            counts["trained_good"] += 1
+    for name in record["test"]:
+        sample = samples[name]
+        if sample.label == "good":
+            link(sample.path, out / "test" / "good" / sample.path.name)
+            counts["test_good"] += 1
+            continue
+        link(sample.path, out / "test" / "defect" / sample.defect_type / sample.path.name)
+        counts["test_defect"] += 1
+        if sample.mask_path is not None:
+            link(sample.mask_path, out / "test" / "masks" / sample.defect_type / f"{sample.path.stem}_mask.png")
+            counts["test_masks"] += 1
+    return counts
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    print(json.dumps(write_folders(Path(sys.argv[1]), Path(sys.argv[2]))))  # noqa: T201 - a dev script's output
