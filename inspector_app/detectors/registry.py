@@ -14,6 +14,7 @@ FAMILIES: dict[str, str] = {
     "patch_memory": "inspector_app.detectors.patch_memory:PatchMemoryDetector",
     "autoencoder": "inspector_app.detectors.autoencoder:AutoencoderDetector",
     "unet": "inspector_app.detectors.unet:UNetDetector",
+    "metric": "inspector_app.detectors.metric:MetricDetector",
 }
 
 

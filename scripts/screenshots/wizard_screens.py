@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", help="a dataset folder to show on pages 1-3 instead of generated parts")
     parser.add_argument("--family", help="pages 1-3: the family chosen on page 1 (default: the wizard's own)")
     parser.add_argument("--device", help="the device line (default: ask TensorFlow in a child)")
+    parser.add_argument("--synthetic-preview", action="store_true",
+                        help="page 3: open the preview of synthetic anomalies (a family that makes them, e.g. metric)")
     parser.add_argument("--kill-after", type=float, default=0, help="page 4: SIGKILL the child after N seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.page == 5 and model:
         page = wizard.calibration_page
         page.set_threshold(page.threshold() * 0.97)  # as if the user had nudged the line
+    if args.page == 3 and args.synthetic_preview:
+        wizard.move(0, 0)  # leave room on the screen for the dialog beside it
+        wizard.parameters_page.open_preview()
+        wizard.parameters_page.preview.move(wizard.x() + wizard.width() + 10, wizard.y())
     if args.page == 4 and args.kill_after:  # what an out-of-memory kill looks like
         QTimer.singleShot(int(args.kill_after * 1000), lambda: os.kill(wizard.process.pid(), signal.SIGKILL))
     log.info("showing page %d of the wizard", wizard.currentId() + 1)

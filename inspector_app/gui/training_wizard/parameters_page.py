@@ -23,6 +23,7 @@ from inspector_app.gui.training_wizard.config_form import Editor, make_editor
 from inspector_app.gui.training_wizard.device_probe import CHECKING
 from inspector_app.gui.training_wizard.estimates import estimate_text
 from inspector_app.gui.training_wizard.job_model import TrainingJob
+from inspector_app.gui.training_wizard.synthetic_preview import SyntheticPreviewDialog, has_preview
 
 
 def default_name(job: TrainingJob) -> str:
@@ -57,6 +58,11 @@ class ParametersPage(QWizardPage):
         self.advanced_toggle.toggled.connect(self._toggle_advanced)
         self.reset = QPushButton("Reset to defaults")
         self.reset.clicked.connect(self._reset)
+        self.preview_button = QPushButton("Preview synthetic anomalies…")
+        self.preview_button.setToolTip("Samples of what this family draws on good images to learn from")
+        self.preview_button.clicked.connect(self.open_preview)
+        self.preview_button.setVisible(False)
+        self.preview: SyntheticPreviewDialog | None = None
         self.estimate = QLabel()
         self.estimate.setWordWrap(True)
         self.device = QLabel(f"Device: {CHECKING}")
@@ -86,6 +92,7 @@ class ParametersPage(QWizardPage):
         buttons = QHBoxLayout()
         buttons.addWidget(self.advanced_toggle)
         buttons.addStretch(1)
+        buttons.addWidget(self.preview_button)
         buttons.addWidget(self.reset)
         inner.addLayout(buttons)
         inner.addWidget(self.advanced)
@@ -135,7 +142,16 @@ class ParametersPage(QWizardPage):
             (self.main_form if key in main else self.advanced_form).addRow(setting.label, editor.widget)
             self.editors[key] = editor
         self.advanced_toggle.setVisible(bool(rest))
+        self.preview_button.setVisible(has_preview(family))
         self._family = self.job.family
+
+    def open_preview(self) -> None:
+        """Show the synthetic anomalies the family would make from this data with the settings as they are."""
+        if self.preview is None:
+            self.preview = SyntheticPreviewDialog(self)
+        self.preview.show_for(detector_class(self.job.family), list(self.job.data), self.config())
+        self.preview.show()
+        self.preview.raise_()
 
     def _fitted_to_data(self, family: type, defaults: dict[str, Any]) -> dict[str, Any]:
         """The family's choice for the data's image size (large images: tiles at native resolution), shown
