@@ -13,7 +13,16 @@ from inspector_app.core.calibration import Calibration, MapKind
 from inspector_app.core.datasets import write_mvtec_layout
 from inspector_app.core.demo_parts import render_part
 from inspector_app.core.modelstore import ModelRef
-from inspector_app.detectors.base import DEFECT, GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.base import (
+    DEFECT,
+    GOOD,
+    Detector,
+    FitReport,
+    Inference,
+    Preprocessing,
+    Progress,
+    TrainingData,
+)
 from inspector_app.detectors.loaded_model import Inspection
 
 

@@ -15,6 +15,7 @@ FAMILIES: dict[str, str] = {
     "autoencoder": "inspector_app.detectors.autoencoder:AutoencoderDetector",
     "unet": "inspector_app.detectors.unet:UNetDetector",
     "metric": "inspector_app.detectors.metric:MetricDetector",
+    "cam_classifier": "inspector_app.detectors.cam_classifier:CamClassifierDetector",
 }
 
 

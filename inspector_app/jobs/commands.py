@@ -124,7 +124,8 @@ def build_spec(args: argparse.Namespace) -> Any:
         spec.config[key.strip()] = _parse_value(value)
     overrides = {"family": args.family, "name": args.name, "version": args.version, "notes": args.notes,
                  "val_fraction": args.val_fraction,
-                 "test_fraction": args.test_fraction, "seed": args.seed, "threshold_objective": args.threshold_objective,
+                 "test_fraction": args.test_fraction, "seed": args.seed,
+                 "threshold_objective": args.threshold_objective,
                  "target_false_alarm_rate": args.target_false_alarm_rate, "catch_share": args.catch_share}
     for key, value in overrides.items():
         if value is not None:

@@ -78,6 +78,11 @@ def test_data_summary_counts_kinds_and_warnings(parts: Path, tmp_path: Path) -> 
     assert summary.missing_for({"good", "defect", "mask"}) == set()
     assert any("at least 16" in w for w in summary.warnings)
     assert summary.val_good == 2 and summary.train_good == 10 and "2 good image(s)" in summary.split_text()
+    assert summary.labelled_kinds == {"good", "defect", "mask"}  # test/ holds defects with masks
+    c = summary.supervised  # 18 good and 2 of each of 3 defect types, split 60 / 20 / 20 per type
+    assert (c.train_good + c.val_good + c.test_good, c.train_defect + c.val_defect + c.test_defect) == (18, 6)
+    assert c.test_defect == 3 and c.train_defect == 3 and c.val_defect == 0
+    assert "never trained on" in summary.split_text(uses_defects=True)
     plain = tmp_path / "plain"
     (plain / "good").mkdir(parents=True)
     (plain / "defect").mkdir()
@@ -168,13 +173,23 @@ class GoodFamily:
     needs = frozenset({"good"})
 
 
-def test_family_page_says_whether_the_data_allows_each_family(qtbot: Any, parts: Path) -> None:
-    job = TrainingJob.from_spec(TrainingSpec.from_json({"data": [str(parts)]}))
+def test_family_page_says_whether_the_data_allows_each_family(qtbot: Any, parts: Path, tmp_path: Path) -> None:
+    only_good = tmp_path / "only_good"
+    (only_good / "good").mkdir(parents=True)
+    for i in range(4):
+        save_image(only_good / "good" / f"{i}.png", np.full((32, 32, 3), 90 + i, np.uint8))
+    job = TrainingJob.from_spec(TrainingSpec.from_json({"data": [str(only_good)]}))
     page = FamilyPage(job, families=[MaskFamily, GoodFamily])
     qtbot.addWidget(page)
     page.initializePage()
     assert "lacks defect, mask" in page.status["segmenter"].text()
+    assert "defect/<type>/" in page.status["segmenter"].text() and "masks/<stem>.png" in page.status["segmenter"].text()
     assert "allows" in page.status["good_only"].text()
+    # MVTec: the defects (with masks) under test/ are what families that learn from defects use.
+    mvtec = FamilyPage(TrainingJob.from_spec(TrainingSpec.from_json({"data": [str(parts)]})), families=[MaskFamily])
+    qtbot.addWidget(mvtec)
+    mvtec.initializePage()
+    assert "allows" in mvtec.status["segmenter"].text()
     blank = FamilyPage(TrainingJob(), families=[GoodFamily])
     qtbot.addWidget(blank)
     blank.initializePage()

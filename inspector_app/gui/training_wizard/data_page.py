@@ -14,9 +14,10 @@ from PySide6.QtWidgets import (
 
 from inspector_app.core.errors import ImageLoadError
 from inspector_app.core.images import load_image, thumbnail
+from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class
 from inspector_app.gui.qimage import to_pixmap
-from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
+from inspector_app.gui.training_wizard.data_summary import missing_text, needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 THUMB = 88
@@ -135,7 +136,13 @@ class DataPage(QWizardPage):
         missing = summary.missing_for(family.needs)
         if missing:
             return (f"{family.title} needs {needs_text(family.needs)}; this data lacks {', '.join(sorted(missing))}. "
-                    "Go back and choose another family, or choose other data.")
+                    f"Add {missing_text(missing)}; or go back and choose another family.")
+        if DEFECT in family.needs:
+            counts = summary.supervised
+            if min(counts.train_good, counts.val_good, counts.train_defect, counts.val_defect) < 1:
+                return ("Training needs good and defect images both to learn from and to validate on: at least two "
+                        "of each (three, to keep one unseen for evaluation).")
+            return ""
         if summary.val_good < 1 or summary.train_good < 1:
             return "Training needs at least two good images (one to learn from, one to calibrate on)."
         return ""
@@ -145,8 +152,10 @@ class DataPage(QWizardPage):
         assert summary is not None
         if summary.error:
             return f"<p style='color:#cf222e'><b>Cannot use this data:</b> {_escape(summary.error)}</p>"
-        uses_defects = "defect" in detector_class(self.job.family).needs
-        parts = [f"<p><b>Validation split:</b> {_escape(summary.split_text(uses_defects))}</p>"]
+        family = detector_class(self.job.family)
+        uses_defects = DEFECT in family.needs
+        parts = [f"<p><b>{_escape(family.title)}</b> learns from {needs_text(family.needs)}.</p>",
+                 f"<p><b>Split:</b> {_escape(summary.split_text(uses_defects))}</p>"]
         problem = self._family_problem()
         if problem:
             parts.append(f"<p style='color:#cf222e'><b>{_escape(problem)}</b></p>")

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from inspector_app.core.datasets import MIN_GOOD_IMAGES, Sample, open_dataset, split_validation, typical_size
+from inspector_app.core.datasets import (
+    MIN_GOOD_IMAGES,
+    Sample,
+    open_dataset,
+    split_three_ways,
+    split_validation,
+    typical_size,
+)
 from inspector_app.core.errors import InspectorError
 from inspector_app.detectors.base import DEFECT, GOOD, MASK
 
@@ -20,9 +27,35 @@ NEEDS_TEXT = {
 }
 
 
+#: Where each kind of data goes, for a message that says how to add what is missing.
+WHERE = {
+    GOOD: "good images: good/ (plain layout) or train/good/ (MVTec layout)",
+    DEFECT: "defect images: defect/ or defect/<type>/ (plain layout), or test/<type>/ (MVTec layout)",
+    MASK: "a mask per defect image: masks/<stem>.png (plain layout) or ground_truth/<type>/<stem>_mask.png (MVTec)",
+}
+
+
 def needs_text(needs: frozenset[str] | set[str]) -> str:
     """'good images only', 'good and defect images' or 'good and defect images with masks'."""
     return NEEDS_TEXT.get(frozenset(needs), " + ".join(sorted(needs)))
+
+
+def missing_text(missing: set[str]) -> str:
+    """What to add to the dataset folder for the kinds in ``missing``, one clause per kind."""
+    return "; ".join(WHERE.get(kind, kind) for kind in (GOOD, DEFECT, MASK) if kind in missing)
+
+
+@dataclass
+class SupervisedCounts:
+    """The seeded train / validation / test split of every labelled image, as families that learn from
+    defects make it (``jobs.training.split_for``)."""
+
+    train_good: int = 0
+    train_defect: int = 0
+    val_good: int = 0
+    val_defect: int = 0
+    test_good: int = 0
+    test_defect: int = 0
 
 
 @dataclass
@@ -41,6 +74,9 @@ class DataSummary:
     examples: list[Sample] = field(default_factory=list)
     #: Median (width, height) of the good images, from their headers; None when unknown.
     image_size: tuple[int, int] | None = None
+    #: Kinds among every labelled image (MVTec ``test/`` included), which families that learn from defects use.
+    labelled_kinds: set[str] = field(default_factory=set)
+    supervised: SupervisedCounts = field(default_factory=SupervisedCounts)
 
     @property
     def usable(self) -> bool:
@@ -49,20 +85,30 @@ class DataSummary:
 
     def missing_for(self, needs: frozenset[str] | set[str]) -> set[str]:
         """Kinds of data a family needs that this data lacks."""
-        return set(needs) - self.kinds
+        return set(needs) - (self.labelled_kinds if DEFECT in needs else self.kinds)
 
-    def split_text(self, uses_defects: bool = True) -> str:
-        """One line on what is held out for calibration and what is left to learn from."""
+    def training_images(self, uses_defects: bool) -> int:
+        """How many images one epoch of the family goes through."""
+        if uses_defects:
+            return self.supervised.train_good + self.supervised.train_defect
+        return self.train_good
+
+    def split_text(self, uses_defects: bool = False) -> str:
+        """One line on what is held out for calibration (and testing) and what is left to learn from."""
+        if uses_defects:
+            c = self.supervised
+            return (f"{c.train_good} good and {c.train_defect} defect image(s) are trained on; {c.val_good} good and "
+                    f"{c.val_defect} defect are held out for validation and calibration; {c.test_good} good and "
+                    f"{c.test_defect} defect are never trained on and kept for evaluate (a seeded split of every "
+                    "labelled image, per defect type).")
         defects = f" and {self.val_defect} defect" if self.val_defect else ""
         held = f"{self.val_good} good{defects} image(s) are held out for validation and calibration; "
-        if uses_defects and self.train_defect:
-            return held + f"{self.train_good} good and {self.train_defect} defect image(s) are trained on."
         unused = f" ({self.train_defect} defect image(s) are not used by this family)" if self.train_defect else ""
         return held + f"{self.train_good} good image(s) are trained on{unused}."
 
 
 def summarize(folders: list[str], extra_good: list[str], val_fraction: float, seed: int,
-              check_limit: int | None = 200, examples: int = 8) -> DataSummary:
+              check_limit: int | None = 200, examples: int = 8, test_fraction: float = 0.2) -> DataSummary:
     """Open each folder and describe what training would use.
 
     Args:
@@ -70,6 +116,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         extra_good: loose good image files added to the training set.
         val_fraction: the share held out for calibration.
         seed: the split's seed (the same split the training job makes).
+        test_fraction: the share families that learn from defects keep unseen for evaluation.
         check_limit: image headers read per folder for the warnings.
         examples: how many example images to pick for the thumbnail strip.
 
@@ -78,7 +125,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     """
     summary = DataSummary()
     samples: list[Sample] = []
-    labelled_defects: list[Sample] = []  # every defect image, also MVTec's test/<type>: defect families pool them
+    labelled: list[Sample] = []
     for folder in folders:
         try:
             dataset = open_dataset(folder)
@@ -89,11 +136,12 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         summary.counts.update({prefix + k: v for k, v in dataset.counts().items()})
         summary.warnings += dataset.check(check_limit)
         samples += dataset.training_samples()
-        labelled_defects += [s for s in dataset.samples if s.label == DEFECT]
+        labelled += dataset.samples
+        _count_supervised(summary.supervised, dataset.samples, val_fraction, test_fraction, seed)
         if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
             summary.notes.append(f"{Path(folder).name}: MVTec layout — families that learn from good images train "
-                                 "on train/good and test/ stays for evaluation; families that learn from defects "
-                                 "also train on a seeded share of test/<type> and are evaluated on the rest")
+                                 "on train/good and leave test/ for evaluation; families that learn from defects "
+                                 "also learn from part of test/")
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:
@@ -101,10 +149,15 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     if extra:
         summary.counts["captured good"] = len(extra)
     samples += [s for s in extra if s.path.is_file()]
+    extra_train, extra_val = split_validation([s for s in extra if s.path.is_file()], val_fraction, seed)
+    summary.supervised.train_good += len(extra_train)
+    summary.supervised.val_good += len(extra_val)
+    summary.labelled_kinds = _kinds(labelled + samples)
     if not folders and samples and len(samples) < MIN_GOOD_IMAGES:
         summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
     _describe_split(summary, samples, val_fraction, seed)
-    _add_defect_kinds(summary, labelled_defects)
+    # Defect families pool every labelled image (MVTec's test/<type> too), so its defects and masks count.
+    summary.kinds = (summary.kinds - {DEFECT, MASK}) | (summary.labelled_kinds - {GOOD})
     summary.examples = _examples(samples, examples)
     summary.image_size = typical_size([s for s in samples if s.label == GOOD])
     if not folders and not samples:
@@ -118,19 +171,30 @@ def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: f
     summary.train_defect = sum(s.label == DEFECT for s in train)
     summary.val_good = sum(s.label == GOOD for s in val)
     summary.val_defect = sum(s.label == DEFECT for s in val)
-    if summary.train_good:
-        summary.kinds.add(GOOD)
-    _add_defect_kinds(summary, [s for s in samples if s.label == DEFECT])
+    summary.kinds = _kinds(samples) if summary.train_good else _kinds(samples) - {GOOD}
 
 
-def _add_defect_kinds(summary: DataSummary, defects: list[Sample]) -> None:
-    """Defect images make the data fit for defect families; masks on every one of them, for mask families."""
+def _kinds(samples: list[Sample]) -> set[str]:
+    """good, defect and mask: which kinds of data these samples hold (mask when every defect has one)."""
+    kinds = {GOOD} if any(s.label == GOOD for s in samples) else set()
+    defects = [s for s in samples if s.label == DEFECT]
     if defects:
-        summary.kinds.add(DEFECT)
+        kinds.add(DEFECT)
         if all(s.mask_path is not None for s in defects):
-            summary.kinds.add(MASK)
-        elif MASK in summary.kinds:
-            summary.kinds.discard(MASK)
+            kinds.add(MASK)
+    return kinds
+
+
+def _count_supervised(counts: SupervisedCounts, samples: list[Sample], val_fraction: float, test_fraction: float,
+                      seed: int) -> None:
+    try:
+        split = split_three_ways(samples, val_fraction, test_fraction, seed)
+    except ValueError:  # shares that leave nothing to train on: the training job reports it
+        return
+    for part, prefix in ((split.train, "train"), (split.validation, "val"), (split.test, "test")):
+        for label in (GOOD, DEFECT):
+            name = f"{prefix}_{label}"
+            setattr(counts, name, getattr(counts, name) + sum(s.label == label for s in part))
 
 
 def _examples(samples: list[Sample], count: int) -> list[Sample]:

@@ -12,7 +12,7 @@ from typing import Any
 from PySide6.QtWidgets import QButtonGroup, QFrame, QLabel, QRadioButton, QVBoxLayout, QWizardPage
 
 from inspector_app.detectors.registry import FAMILIES, available_families
-from inspector_app.gui.training_wizard.data_summary import needs_text, summarize
+from inspector_app.gui.training_wizard.data_summary import missing_text, needs_text, summarize
 from inspector_app.gui.training_wizard.job_model import TrainingJob
 
 OK_COLOUR, BAD_COLOUR, NEUTRAL_COLOUR = "#1a7f37", "#cf222e", "#57606a"
@@ -92,7 +92,8 @@ class FamilyPage(QWizardPage):
                 label.setText(f"The chosen data cannot be read: {summary.error}")
                 colour = BAD_COLOUR
             elif missing := summary.missing_for(family.needs):
-                label.setText(f"✗ The chosen data lacks {', '.join(sorted(missing))} images for this family.")
+                label.setText(f"✗ The chosen data lacks {', '.join(sorted(missing))} for this family: add "
+                              f"{missing_text(missing)}.")
                 colour = BAD_COLOUR
             else:
                 label.setText("✓ The chosen data allows this family.")

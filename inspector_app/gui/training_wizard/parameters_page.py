@@ -196,7 +196,7 @@ class ParametersPage(QWizardPage):
                 self.editors[key].widget.setEnabled(config[other] == wanted)
         summary = self.job.data_summary
         uses_defects = "defect" in detector_class(self.job.family).needs
-        images = (summary.train_good + (summary.train_defect if uses_defects else 0)) if summary else 0
+        images = summary.training_images(uses_defects) if summary else 0
         on_gpu = "GPU" in self.device.text()
         self.estimate.setText("Time: " + estimate_text(self.job.family, config, images, on_gpu))
         self.completeChanged.emit()
