@@ -106,6 +106,8 @@ def test_an_export_never_overwrites_a_folder(model: LoadedModel, tmp_path: Path)
 VARIANTS = {
     "autoencoder": [{"map_metric": "ssim+l2"}, {"input_space": "features", "image_size": 64}],
     "patch_memory": [{"image_size": 96, "tile_size": 64, "tile_overlap": 0.5}],
+    "unet": [{"score": "max_probability"}, {"image_size": 48, "tile_size": 32, "tile_overlap": 0.5}],
+    "metric": [{"scoring": "nearest"}, {"scoring": "centre"}],
 }
 
 
@@ -132,3 +134,41 @@ def test_the_export_command_without_a_model_says_so(tmp_path: Path, capsys: pyte
     assert main(["--data-dir", str(tmp_path), "export", "--format", "tflite", "--out", str(out)]) == 1
     assert "no model given and no active model" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _line_script() -> Any:
+    from inspector_app.jobs.export import SCRIPT, _load_script  # noqa: PLC0415
+
+    return _load_script(SCRIPT)
+
+
+def test_the_scripts_region_area_is_opencvs() -> None:
+    """The script's numpy labelling gives the U-Net's largest 8-connected region exactly as OpenCV counts it, on
+    smoothed noise cut at levels from sparse specks to one sprawling region (quick models rarely draw any)."""
+    import cv2  # noqa: PLC0415
+
+    from inspector_app.detectors.unet.scoring import largest_region_areas  # noqa: PLC0415
+
+    script, rng = _line_script(), np.random.default_rng(0)
+    for _ in range(60):
+        height, width = rng.integers(1, 48, size=2)
+        noise = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), rng.uniform(0.3, 3.0))
+        level = float(np.quantile(noise, rng.uniform(0.1, 0.95)))
+        assert script._largest_region_area(noise, level) == largest_region_areas(noise[None], level)[0]
+    assert script._largest_region_area(np.zeros((5, 5), np.float32), 0.5) == 0
+
+
+def test_the_scripts_outlier_factor_is_scikit_learns() -> None:
+    """The script's LOF equals LocalOutlierFactor(novelty=True).score_samples, negated, also for a query that is
+    a training row and for as many neighbours as rows allow."""
+    from sklearn.neighbors import LocalOutlierFactor  # noqa: PLC0415
+
+    script, rng = _line_script(), np.random.default_rng(1)
+    for rows, neighbours in ((40, 20), (6, 5), (120, 7)):
+        normal = rng.normal(size=(rows, 16))
+        normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+        queries = rng.normal(size=(9, 16))
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        queries[0] = normal[2]
+        expected = -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(normal).score_samples(queries)
+        np.testing.assert_allclose(script._OutlierFactor(normal, neighbours).factor(queries), expected, rtol=1e-9)
