@@ -73,9 +73,7 @@ def test_job_from_spec_and_back(tmp_path: Path) -> None:
 def test_data_summary_counts_kinds_and_warnings(parts: Path, tmp_path: Path) -> None:
     summary = summarize([str(parts)], [], 0.2, 0)
     assert summary.counts["train/good"] == 12 and summary.usable
-    # MVTec: good-only families train on train/good; defect families also pool test/<type> (with their masks)
-    assert summary.kinds == {"good", "defect", "mask"}
-    assert summary.missing_for({"good", "defect", "mask"}) == set()
+    assert summary.kinds == {"good"}  # MVTec: training uses train/good only
     assert any("at least 16" in w for w in summary.warnings)
     assert summary.val_good == 2 and summary.train_good == 10 and "2 good image(s)" in summary.split_text()
     assert summary.labelled_kinds == {"good", "defect", "mask"}  # test/ holds defects with masks

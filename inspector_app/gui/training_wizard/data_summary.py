@@ -156,8 +156,6 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     if not folders and samples and len(samples) < MIN_GOOD_IMAGES:
         summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
     _describe_split(summary, samples, val_fraction, seed)
-    # Defect families pool every labelled image (MVTec's test/<type> too), so its defects and masks count.
-    summary.kinds = (summary.kinds - {DEFECT, MASK}) | (summary.labelled_kinds - {GOOD})
     summary.examples = _examples(samples, examples)
     summary.image_size = typical_size([s for s in samples if s.label == GOOD])
     if not folders and not samples:
