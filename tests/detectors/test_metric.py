@@ -15,7 +15,8 @@ from inspector_app.core.demo_parts import render_part
 from inspector_app.detectors.base import Progress, TrainingData
 from inspector_app.detectors.metric import MetricDetector
 
-SMALL = {"image_size": 128, "epochs": 8, "batch_size": 32, "conv_channels": 32, "embedding_dims": 32}
+SMALL = {"image_size": 128, "epochs": 8, "batch_size": 32, "conv_channels": 32, "embedding_dims": 32,
+         "head": "arcface", "scoring": "lof"}
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_a_part_with_a_drawn_scratch_scores_above_every_good_part(good_parts: np
     assert defect_out.maps.shape == (1, 128, 128) and (defect_out.maps >= 0).all()
 
 
-@pytest.mark.parametrize(("head", "scoring"), [("adacos", "centre"), ("l2_softmax", "nearest")])
+@pytest.mark.parametrize(("head", "scoring"), [("adacos", "centre"), ("arcface", "lof")])
 def test_other_heads_and_scorings_load_with_identical_scores(good_parts: np.ndarray, tmp_path: Path,
                                                               head: str, scoring: str) -> None:
     config = {**MetricDetector.quick_config(), "head": head, "scoring": scoring}
@@ -61,6 +62,8 @@ def test_other_heads_and_scorings_load_with_identical_scores(good_parts: np.ndar
 def test_bad_settings_are_refused_by_name(setting: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         MetricDetector({setting: value})
+    with pytest.raises(ValueError, match="AdaCos head needs at least two synthetic anomaly classes"):
+        MetricDetector({"head": "adacos", "anomaly_classes": ["lines"]})
 
 
 def test_the_wizard_preview_needs_neither_tensorflow_nor_scikit_learn() -> None:

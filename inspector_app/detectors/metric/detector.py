@@ -87,8 +87,9 @@ class MetricDetector(Detector):
         return {
             "image_size": 224,
             "backbone": "efficientnet_lite0",
-            "head": "arcface",
-            "scoring": "lof",
+            # The best pair on magnetic_tile (benchmarks/metric_heads.py, docs/performance.md).
+            "head": "l2_softmax",
+            "scoring": "nearest",
             "anomaly_classes": list(ANOMALY_CLASSES),
             "anomalies_per_image": 1,
             "epochs": 15,
@@ -120,6 +121,10 @@ class MetricDetector(Detector):
         self._classes = check_classes(self.config["anomaly_classes"])
         if self.config["head"] not in HEADS:
             msg = f"unknown head {self.config['head']!r}; known: {', '.join(HEADS)}"
+            raise ValueError(msg)
+        if self.config["head"] == "adacos" and len(self._classes) < 2:
+            msg = ("metric: the AdaCos head needs at least two synthetic anomaly classes (its starting scale "
+                   f"√2·ln(classes − 1) is zero with one); got {list(self._classes)}")
             raise ValueError(msg)
         if self.config["scoring"] not in SCORINGS:
             msg = f"unknown scoring {self.config['scoring']!r}; known: {', '.join(SCORINGS)}"
