@@ -110,7 +110,7 @@ VARIANTS = {
     "autoencoder": [{"map_metric": "ssim+l2"}, {"input_space": "features", "image_size": 64}],
     "patch_memory": [{"image_size": 96, "tile_size": 64, "tile_overlap": 0.5}],
     "unet": [{"score": "max_probability"}, {"prior": 0.5}, {"image_size": 48, "tile_size": 32, "tile_overlap": 0.5}],
-    "metric": [{"scoring": "nearest"}, {"scoring": "centre"}],
+    "metric": [{"scoring": "lof"}, {"scoring": "centre"}],
 }
 
 
