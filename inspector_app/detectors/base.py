@@ -79,7 +79,8 @@ class ExportParts:
     SavedModel or TFLite. ``arrays`` are saved beside them as ``NAME.npy``. ``scorer`` is the list of steps
     from the network input to the map and the score, in the vocabulary of
     ``inspector_app/resources/line_verdict.py`` (network, standardise, reconstruction_error, nearest_distance,
-    resize_bilinear, stitch_tiles, gaussian_blur, score), which runs them with numpy alone; a family whose
+    resize_bilinear, stitch_tiles, gaussian_blur, largest_region_area, unit_rows, cosine_distance,
+    local_outlier_factor, then score or score_value), which runs them with numpy alone; a family whose
     scoring needs a new kind of step adds it there. ``working_size`` is the side the image is resized to
     (``preprocessing().resize``) and ``tile_origins`` where the network's tiles start on both axes (``[0]``
     when the family does not tile).

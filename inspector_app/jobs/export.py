@@ -45,6 +45,13 @@ STEP_MEANINGS = {
                      "reflect-101 (mirrored without repeating the edge pixel)",
     "score": "the given percentile of all map values (100 = maximum); the map is the anomaly map at the "
              "working size",
+    "largest_region_area": "pixels in the largest 8-connected region of map >= level (OpenCV's connected "
+                           "components); the map's maximum when no pixel reaches the level",
+    "unit_rows": "each row (embedding) divided by its Euclidean length",
+    "cosine_distance": "1 - the largest dot product of each unit row with a row of arrays[to] (unit rows)",
+    "local_outlier_factor": "scikit-learn LocalOutlierFactor(n_neighbors=neighbours, novelty=True) fitted on "
+                            "arrays[normal], -score_samples(values[input]); see line_verdict.py's _OutlierFactor",
+    "score_value": "the score is values[input] itself; the map is values[map] (null: no map is exported)",
 }
 MODEL_JSON = "model.json"
 

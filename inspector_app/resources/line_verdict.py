@@ -22,6 +22,7 @@ class LineModel:
         self.spec = json.loads((self.folder / "model.json").read_text(encoding="utf-8"))
         self.networks = {role: _network(self.folder / net["file"]) for role, net in self.spec["networks"].items()}
         self.arrays = {name: np.load(self.folder / f"{name}.npy", allow_pickle=False) for name in self.spec["arrays"]}
+        self._fitted = {}
 
     def verdict(self, image):
         """(failed, raw score, score on the app's scale: 0 = typical good part, 1.0 = the threshold)."""
@@ -59,12 +60,30 @@ class LineModel:
                 out = (total / count)[None]
             elif op == "gaussian_blur":
                 out = np.stack([_blur(m, step["sigma"]) for m in x]) if step["sigma"] > 0 else x
+            elif op == "largest_region_area":  # U-Net: pixels of the largest region at the contour level
+                out = np.array([_largest_region_area(m, step["level"]) or m.max() for m in x])  # none: the peak
+            elif op == "unit_rows":  # embeddings scaled to length 1
+                out = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            elif op == "cosine_distance":  # 1 - the best cosine to a row of arrays[to] (unit rows)
+                out = 1.0 - (x @ self.arrays[step["to"]].T).max(axis=1)
+            elif op == "local_outlier_factor":  # scikit-learn's LOF (novelty mode) among arrays[normal]
+                out = self._lof(step["normal"], step["neighbours"]).factor(x)
             elif op == "score":  # a high percentile of the map (100 = its maximum)
                 return float(np.percentile(x.reshape(-1), step["percentile"])), x[0]
+            elif op == "score_value":  # the score computed by an earlier step; the map when one is exported
+                found = values.get(step.get("map"))
+                return float(x.reshape(-1)[0]), None if found is None else found[0]
             else:
                 raise ValueError(f"unknown scoring step {op!r}: this script is older than the export")
             values[step["output"]] = np.asarray(out, np.float32)
         raise ValueError("model.json's scorer has no score step")
+
+    def _lof(self, name, neighbours):
+        """The outlier factor of the normal embeddings ``name``, built once per model."""
+        key = (name, neighbours)
+        if key not in self._fitted:
+            self._fitted[key] = _OutlierFactor(self.arrays[name], neighbours)
+        return self._fitted[key]
 
     def _preprocess(self, image):
         """Resize to the working size as the app does (OpenCV's area resize, rounded to uint8), scale, colour,
@@ -181,6 +200,59 @@ def _nearest_distance(features, bank, chunk=8192):
         distances = query_sq - 2.0 * (queries @ rows.T) + np.einsum("ij,ij->i", rows, rows)[None, :]
         nearest = np.minimum(nearest, distances.min(axis=1))
     return np.sqrt(np.maximum(nearest, 0.0)).reshape(features.shape[:-1])
+
+
+def _largest_region_area(m, level):
+    """Pixels in the largest 8-connected region of ``m >= level`` (0 when none), as OpenCV's
+    connectedComponentsWithStats counts them: labels hooked to the smallest neighbouring label, then
+    pointer-jumped, until no region merges any more."""
+    inside = (m >= level).ravel()
+    if not inside.any():
+        return 0
+    h, w = m.shape
+    none = h * w  # the label of pixels outside every region, larger than any pixel's index
+    parent = np.append(np.where(inside, np.arange(none), none), none)
+    while True:
+        labels = np.pad(parent[:-1].reshape(h, w), 1, constant_values=none)
+        lowest = np.min([labels[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)], axis=0).ravel()
+        before = parent.copy()
+        np.minimum.at(parent, parent[:-1][inside], lowest[inside])  # each region's root joins its lowest neighbour
+        while True:  # every pixel to its root
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+        if np.array_equal(parent, before):
+            return int(np.bincount(parent[:-1][inside]).max())
+
+
+class _OutlierFactor:
+    """scikit-learn's ``LocalOutlierFactor(n_neighbors=k, novelty=True).fit(normal).score_samples``, negated:
+    the mean, over a query's k nearest normal rows, of their local reachability density divided by the
+    query's. A row's density is 1 / (1e-10 + mean reachability distance to its k nearest other rows), where
+    reaching row o from x costs max(|x - o|, o's distance to its own k-th nearest other row)."""
+
+    def __init__(self, normal, k):
+        self.normal, self.k = normal.astype(np.float64), k
+        distances = self._distances(self.normal)
+        np.fill_diagonal(distances, np.inf)  # a normal row is not its own neighbour
+        self.nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
+        near = np.take_along_axis(distances, self.nearest, axis=1)
+        self.k_distance = near[:, -1]
+        self.density = self._density(near, self.nearest)
+
+    def _distances(self, x):
+        """Euclidean distances of x's rows to every normal row, from the differences (exact for close rows)."""
+        return np.stack([np.sqrt(((self.normal - row) ** 2).sum(axis=1)) for row in x])
+
+    def _density(self, distances, nearest):
+        return 1.0 / (np.mean(np.maximum(distances, self.k_distance[nearest]), axis=1) + 1e-10)
+
+    def factor(self, x):
+        distances = self._distances(np.asarray(x, np.float64))
+        nearest = np.argsort(distances, axis=1, kind="stable")[:, : self.k]
+        density = self._density(np.take_along_axis(distances, nearest, axis=1), nearest)
+        return np.mean(self.density[nearest] / density[:, None], axis=1)
 
 
 if __name__ == "__main__":

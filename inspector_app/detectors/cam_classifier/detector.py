@@ -27,6 +27,7 @@ from inspector_app.detectors.base import (
     DEFECT,
     GOOD,
     Detector,
+    ExportParts,
     FitReport,
     Inference,
     Preprocessing,
@@ -189,6 +190,30 @@ class CamClassifierDetector(Detector):
 
     def networks(self) -> dict[str, Any]:
         return {"cam_classifier": self._model} if self._model is not None else {}
+
+    def export_parts(self) -> ExportParts:
+        """The Keras model's two outputs as two networks (export converts one output per network): the defect
+        probability, which is the score, and the class-activation map at the input size, the map. Both hold
+        the same backbone; a line program that needs only the verdict runs the first alone."""
+        if self._model is None:
+            msg = "CAM classifier has no trained model to export: fit or load it first"
+            raise RuntimeError(msg)
+        model, size = self._model, self.image_size
+
+        def defect_probability(x: Any) -> Any:
+            return model(x, training=False)[0][:, 0]
+
+        def activation_map(x: Any) -> Any:
+            return model(x, training=False)[1][..., 0]
+
+        steps = [
+            {"op": "network", "network": "defect_probability", "input": "input", "output": "score"},
+            {"op": "network", "network": "activation_map", "input": "input", "output": "map"},
+            {"op": "score_value", "input": "score", "map": "map"},
+        ]
+        shape = (size, size, 3)
+        return ExportParts({"defect_probability": defect_probability, "activation_map": activation_map},
+                           {"defect_probability": shape, "activation_map": shape}, {}, steps, size)
 
     def _set_model(self, model: Any) -> None:
         tf = runtime.tensorflow()

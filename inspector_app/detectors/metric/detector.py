@@ -29,7 +29,9 @@ from inspector_app.core.calibration import MapKind
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.images import resize
 from inspector_app.detectors.backbones import BACKBONES
-from inspector_app.detectors.base import GOOD, Detector, FitReport, Inference, Preprocessing, Progress, TrainingData
+from inspector_app.detectors.base import (
+    GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
+)
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
 from inspector_app.detectors.metric.scoring import SCORINGS, EmbeddingScorer
 from inspector_app.detectors.metric.synthetic import ANOMALY_CLASSES, check_classes, preview, synthetic_set
@@ -276,6 +278,39 @@ class MetricDetector(Detector):
         if self._network is not None:
             found["trunk"] = self._network.trunk
         return found
+
+    def export_parts(self) -> ExportParts:
+        """One network from the image to the embedding (frozen features, then the trunk), and the scoring of
+        :mod:`.scoring` in numpy on the saved unit-length normal embeddings. The Grad-CAM map is not exported:
+        it needs the trunk's gradients, which TFLite cannot run; the verdict rests on the score alone."""
+        if self._network is None or self._scorer is None:
+            msg = "metric learning has no trained network to export: fit or load it first"
+            raise RuntimeError(msg)
+        features, trunk = self._ensure_features(), self._network.trunk
+
+        def embedding(x: Any) -> Any:
+            return trunk(features(x, training=False), training=False)[1]  # [last_conv, embedding, logits]
+
+        scorer = self._scorer
+        steps: list[dict[str, Any]] = [
+            {"op": "network", "network": "embedding", "input": "input", "output": "embedding"},
+            {"op": "unit_rows", "input": "embedding", "output": "unit"},
+        ]
+        if scorer.method == "lof":
+            arrays = {"normal_embeddings": scorer.normal}
+            neighbours = max(1, min(int(self.config["lof_neighbours"]), len(scorer.normal) - 1))
+            steps.append({"op": "local_outlier_factor", "input": "unit", "normal": "normal_embeddings",
+                          "neighbours": neighbours, "output": "score"})
+        elif scorer.method == "nearest":
+            arrays = {"normal_embeddings": scorer.normal}
+            steps.append({"op": "cosine_distance", "input": "unit", "to": "normal_embeddings", "output": "score"})
+        else:
+            arrays = {"normal_centre": scorer.centre[None]}
+            steps.append({"op": "cosine_distance", "input": "unit", "to": "normal_centre", "output": "score"})
+        steps.append({"op": "score_value", "input": "score", "map": None,
+                      "note": "the Grad-CAM map needs gradients and is not exported; the score is"})
+        size = self.image_size
+        return ExportParts({"embedding": embedding}, {"embedding": (size, size, 3)}, arrays, steps, size)
 
     # -- files ----------------------------------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -32,6 +32,7 @@ from inspector_app.detectors.base import (
     GOOD,
     MASK,
     Detector,
+    ExportParts,
     FitReport,
     Inference,
     Preprocessing,
@@ -42,7 +43,7 @@ from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
 from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
 from inspector_app.detectors.settings import Setting
-from inspector_app.detectors.unet.scoring import LARGEST_AREA, SCORES, image_scores
+from inspector_app.detectors.unet.scoring import LARGEST_AREA, MAX_PROBABILITY, SCORES, image_scores
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
@@ -159,6 +160,32 @@ class UNetDetector(Detector):
 
     def networks(self) -> dict[str, Any]:
         return {"segmentation": self._model} if self._model is not None else {}
+
+    def export_parts(self) -> ExportParts:
+        """The network's mask output (tiles → defect probability), stitched like ``working_maps``, and the image
+        score of :mod:`.scoring` in numpy: the largest 8-connected region at the contour level, or the peak."""
+        if self._model is None:
+            msg = "the U-Net has no trained network to export: fit or load it first"
+            raise RuntimeError(msg)
+        model = self._model
+
+        def mask_probability(x: Any) -> Any:
+            return model(x, training=False)["mask"][..., 0]  # one tensor: the export converts single outputs
+
+        steps: list[dict[str, Any]] = [
+            {"op": "network", "network": "segmentation", "input": "input", "output": "tiles"},
+            {"op": "stitch_tiles", "input": "tiles", "size": self.image_size, "tile": self.tile,
+             "origins": self.origins, "output": "map"},
+        ]
+        if self.config["score"] == MAX_PROBABILITY:
+            steps.append({"op": "score", "input": "map", "percentile": 100.0})
+        else:
+            steps += [
+                {"op": "largest_region_area", "input": "map", "level": MASK_LEVEL, "output": "area"},
+                {"op": "score_value", "input": "area", "map": "map"},
+            ]
+        return ExportParts({"segmentation": mask_probability}, {"segmentation": (self.tile, self.tile, 3)}, {},
+                           steps, self.image_size, self.origins)
 
     # -- training -------------------------------------------------------------------------------------------
     def fit(self, data: TrainingData, progress: Progress) -> FitReport:
