@@ -78,7 +78,7 @@ class ExportParts:
     batch of ``input_shapes[role]`` (without the batch axis) and returning one tensor; they are converted to
     SavedModel or TFLite. ``arrays`` are saved beside them as ``NAME.npy``. ``scorer`` is the list of steps
     from the network input to the map and the score, in the vocabulary of
-    ``inspector_app/resources/line_verdict.py`` (network, standardise, reconstruction_error, nearest_distance,
+    ``inspector_app/resources/line_scoring.py`` (network, standardise, reconstruction_error, nearest_distance,
     resize_bilinear, stitch_tiles, gaussian_blur, largest_region_area, unit_rows, cosine_distance,
     local_outlier_factor, then score or score_value), which runs them with numpy alone; a family whose
     scoring needs a new kind of step adds it there. ``working_size`` is the side the image is resized to

@@ -3,8 +3,8 @@ numpy, but not this app.
 
 The folder holds the family's networks (SavedModel folders or ``.tflite`` files), the arrays its scoring needs
 after the networks (``.npy``), ``model.json`` (preprocessing, scoring steps, threshold and normalisation) and
-``line_verdict.py``, the example scorer. Before it reports success the export scores a few images with that very
-script and compares with the app's own scores: the largest difference, on the normalised scale where 1.0 is the
+``line_verdict.py``, the example (about 30 lines), with ``line_scoring.py``, the numpy scoring it calls. Before it
+reports success the export scores a few images with that very scoring module and compares with the app's own scores: the largest difference, on the normalised scale where 1.0 is the
 threshold, must stay within :data:`TOLERANCE`.
 """
 
@@ -28,9 +28,11 @@ FORMATS = ("savedmodel", "tflite")
 #: Largest allowed difference between the export's and the app's scores, in threshold units (score 1.0 is the
 #: threshold): a part can only get another verdict when it lies within 1 % of the threshold.
 TOLERANCE = 0.01
-SCRIPT = Path(__file__).resolve().parent.parent / "resources" / "line_verdict.py"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+SCRIPT = RESOURCES / "line_verdict.py"  # the example a line engineer reads and runs
+SCORER = RESOURCES / "line_scoring.py"  # the steps of model.json in numpy, imported by the example
 #: What each scoring step computes, written into model.json for a line program in another language;
-#: line_verdict.py is the executable definition.
+#: line_scoring.py is the executable definition.
 STEP_MEANINGS = {
     "network": "run networks[network] on values[input] (float32 batch) -> values[output]",
     "standardise": "(values[input] - arrays[mean]) / arrays[std], broadcast over the batch",
@@ -50,7 +52,7 @@ STEP_MEANINGS = {
     "unit_rows": "each row (embedding) divided by its Euclidean length",
     "cosine_distance": "1 - the largest dot product of each unit row with a row of arrays[to] (unit rows)",
     "local_outlier_factor": "scikit-learn LocalOutlierFactor(n_neighbors=neighbours, novelty=True) fitted on "
-                            "arrays[normal], -score_samples(values[input]); see line_verdict.py's _OutlierFactor",
+                            "arrays[normal], -score_samples(values[input]); see line_scoring.py's _OutlierFactor",
     "score_value": "the score is values[input] itself; the map is values[map] (null: no map is exported)",
 }
 MODEL_JSON = "model.json"
@@ -107,7 +109,7 @@ def export_model(model: LoadedModel, fmt: str, out: Path, check_images: np.ndarr
         "networks": networks,
         "arrays": sorted(parts.arrays),
         "scorer": parts.scorer,
-        "steps_explained": {op: STEP_MEANINGS.get(op, "see line_verdict.py")
+        "steps_explained": {op: STEP_MEANINGS.get(op, "see line_scoring.py")
                             for op in dict.fromkeys(step["op"] for step in parts.scorer)},
         "calibration": {
             "threshold": model.calibration.threshold,
@@ -120,7 +122,8 @@ def export_model(model: LoadedModel, fmt: str, out: Path, check_images: np.ndarr
         "check": None,
     }
     (out / MODEL_JSON).write_text(json.dumps(description, indent=2), encoding="utf-8")
-    shutil.copyfile(SCRIPT, out / SCRIPT.name)
+    for shipped in (SCRIPT, SCORER):
+        shutil.copyfile(shipped, out / shipped.name)
     comparison = compare(model, out, check_images)
     description["check"] = comparison.to_json()
     (out / MODEL_JSON).write_text(json.dumps(description, indent=2), encoding="utf-8")
@@ -131,7 +134,7 @@ def compare(model: LoadedModel, out: Path, images: np.ndarray | list[np.ndarray]
     """Scores of ``images`` from the shipped script on the export, against the app's, in threshold units."""
     if len(images) == 0:
         raise InspectorError("no images to check the export on")
-    line = _load_script(out / SCRIPT.name).LineModel(out)
+    line = _load_script(out / SCORER.name).LineModel(out)
     app, exported, agree = [], [], 0
     for image in images:
         ours = model.inspect(np.asarray(image)[None])
@@ -167,8 +170,8 @@ def _is_keras(fn: Any) -> bool:
 
 
 def _load_script(path: Path) -> Any:
-    """The example script exactly as shipped in the export folder, imported as a module."""
-    spec = importlib.util.spec_from_file_location("line_verdict", path)
+    """A shipped script exactly as it lies in the export folder, imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
         raise InspectorError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)

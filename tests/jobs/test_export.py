@@ -7,6 +7,8 @@ file, and one that does not implement ``Detector.export_parts`` fails here.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from helpers import tiny_parts_dataset
 from inspector_app.core.calibration import Calibration
 from inspector_app.core.demo_parts import render_part
+from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelRef
 from inspector_app.detectors.base import Progress
 from inspector_app.detectors.loaded_model import LoadedModel
@@ -66,11 +69,20 @@ def test_the_export_scores_like_the_app(model: LoadedModel, fmt: str, tmp_path: 
     assert comparison.images == 4 and comparison.passed, comparison.to_json()
     assert comparison.verdicts_agree == 4
     assert description["check"]["passed"] and description["calibration"]["threshold"] == model.calibration.threshold
-    assert (out / "line_verdict.py").is_file()
+    assert (out / "line_verdict.py").is_file() and (out / "line_scoring.py").is_file()
     for network in description["networks"].values():
         assert (out / network["file"]).exists()
         assert (out / network["file"]).is_dir() == (fmt == "savedmodel")
     assert not list(out.rglob("*.pkl")) and not list(out.rglob("*.pickle"))
+    if fmt == "tflite":  # the example itself, run as a line engineer would, from another folder
+        part = tmp_path / "part.png"
+        save_image(part, check_images(model)[1])
+        run = subprocess.run([sys.executable, str(out / "line_verdict.py"), str(out), str(part)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300, check=True)
+        ours = model.inspect(check_images(model)[1][None])
+        verdict, score = run.stdout.split("\t")[1:3]
+        assert verdict == ("FAIL" if ours.failed[0] else "PASS"), run.stdout
+        assert float(score.split()[1]) == pytest.approx(float(ours.scores[0]), rel=1e-3, abs=1e-4), run.stdout
 
 
 def test_a_changed_export_fails_the_check(model: LoadedModel, tmp_path: Path) -> None:
@@ -140,9 +152,9 @@ def test_the_export_command_without_a_model_says_so(tmp_path: Path, capsys: pyte
 
 
 def _line_script() -> Any:
-    from inspector_app.jobs.export import SCRIPT, _load_script  # noqa: PLC0415
+    from inspector_app.jobs.export import SCORER, _load_script  # noqa: PLC0415
 
-    return _load_script(SCRIPT)
+    return _load_script(SCORER)
 
 
 def test_the_scripts_region_area_is_opencvs() -> None:
