@@ -48,6 +48,15 @@ class TrainingData:
         return kinds
 
 
+def checked_images(images: Any, who: str) -> np.ndarray:
+    """The batch every ``infer`` takes, uint8 N×H×W×3, as an array; anything else is refused, naming the family."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        msg = f"{who} expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
+        raise ValueError(msg)
+    return images
+
+
 @dataclass
 class Inference:
     """Raw detector output: one score per image and one map per image at the input's resolution."""

@@ -23,6 +23,7 @@ from inspector_app.detectors.common.model_files import load_array, load_keras_mo
 from inspector_app.detectors.common.anomaly_maps import robust_scores, smooth_maps, ssim_error_maps, upsample_maps
 from inspector_app.detectors.backbones import BACKBONES
 from inspector_app.detectors.base import (
+    checked_images,
     GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
 )
 from inspector_app.detectors.settings import Setting
@@ -217,10 +218,7 @@ class AutoencoderDetector(Detector):
         if self._model is None:
             msg = "autoencoder has no trained model: fit or load it first"
             raise RuntimeError(msg)
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            msg = f"infer expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
-            raise ValueError(msg)
+        images = checked_images(images, "the autoencoder")
         maps = self._smoothed_errors(images)
         if self._error_mean is not None and self._error_std is not None:
             maps = (maps - self._error_mean) / self._error_std

@@ -24,6 +24,7 @@ from inspector_app.core.calibration import MapKind
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.images import resize
 from inspector_app.detectors.base import (
+    checked_images,
     DEFECT,
     GOOD,
     Detector,
@@ -166,10 +167,7 @@ class CamClassifierDetector(Detector):
         if self._model is None:
             msg = "CAM classifier has no trained model: fit or load it first"
             raise RuntimeError(msg)
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            msg = f"infer expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
-            raise ValueError(msg)
+        images = checked_images(images, "the CAM classifier")
         if not len(images):
             return Inference(np.zeros(0, np.float32), np.zeros((0, *images.shape[1:3]), np.float32))
         scores, maps = self._forward(self._prepare(images))

@@ -14,6 +14,28 @@ import numpy as np
 from inspector_app.core.images import resize
 
 
+#: Images at least this many times the network's input side are tiled at native resolution by default.
+TILE_FROM = 2.0
+#: The largest working side chosen by default (a 1024 px image is about 36 tiles of 224 px).
+MAX_NATIVE_SIDE = 1024
+
+
+def native_tiling(config: dict, tile: int, width: int, height: int, verb: str) -> tuple[dict, str]:
+    """A family's settings for ``width``×``height`` images: tiles of ``tile`` px at (nearly) native resolution
+    when the images are at least ``TILE_FROM`` times the tile, since shrinking them would erase small defects.
+    Settings the user chose (``image_size`` or ``tile_size``) are kept; the note says what was chosen."""
+    if "image_size" in config or "tile_size" in config:
+        return config, ""
+    side = max(width, height)
+    if side < TILE_FROM * tile:
+        return config, ""
+    working = min(int(round(side / 16)) * 16, MAX_NATIVE_SIDE)
+    capped = " (capped; set image_size to go higher)" if working < side - 8 else ""
+    note = (f"images are {width}×{height}: {verb} them at {working} px{capped} in overlapping {tile} px "
+            f"tiles instead of shrinking them to {tile} px (set image_size and tile_size to change this)")
+    return {**config, "image_size": working, "tile_size": tile}, note
+
+
 def to_working_size(images: np.ndarray, size: int) -> np.ndarray:
     """uint8 N×H×W×3 → uint8 N×size×size×3, resized exactly as the training job resizes training images."""
     if images.shape[1:3] == (size, size):

@@ -30,6 +30,7 @@ from inspector_app.core.errors import TrainingCancelled
 from inspector_app.core.images import resize
 from inspector_app.detectors.backbones import BACKBONES
 from inspector_app.detectors.base import (
+    checked_images,
     GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
 )
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
@@ -239,10 +240,7 @@ class MetricDetector(Detector):
     # -- inference ------------------------------------------------------------------------------------------
     def _resized(self, images: np.ndarray) -> np.ndarray:
         """uint8 N×H×W×3 → uint8 N×S×S×3 (area interpolation, as the dataset loader does)."""
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            msg = f"metric learning expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
-            raise ValueError(msg)
+        images = checked_images(images, "metric learning")
         size = self.image_size
         if images.shape[1:3] == (size, size):
             return images

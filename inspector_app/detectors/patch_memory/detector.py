@@ -28,10 +28,10 @@ from inspector_app.detectors.common.anomaly_maps import smooth_maps, upsample_ma
 from inspector_app.detectors.common.model_files import load_array, model_file
 from inspector_app.detectors.backbones import BACKBONES
 from inspector_app.detectors.base import (
-    GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData,
+    GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData, checked_images,
 )
 from inspector_app.detectors.settings import Setting
-from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
+from inspector_app.detectors.common.tiling import cut_tiles, native_tiling, stitch, tile_origins, to_working_size
 
 log = logging.getLogger(__name__)
 BANK_FILE = "memory_bank.npy"
@@ -40,10 +40,6 @@ FORMAT = 1
 #: Seconds per training image for a whole ``train`` run at 224 px (features, coreset, calibration), from
 #: ``inspector-app bench --training`` on magnetic_tile on 2 shared CPU cores; tiles scale it by pixel count.
 S_PER_IMAGE_224 = 0.046
-#: Images at least this many times the network's input side are tiled at native resolution by default.
-TILE_FROM = 2.0
-#: The largest working side chosen by default (a 1024 px image is 36 tiles of 224 px: about 1 s an image here).
-MAX_NATIVE_SIDE = 1024
 
 
 class PatchMemoryDetector(Detector):
@@ -71,17 +67,7 @@ class PatchMemoryDetector(Detector):
     @classmethod
     def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
         """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
-        if "image_size" in config or "tile_size" in config:
-            return config, ""
-        tile = int(cls.default_config()["image_size"])
-        side = max(width, height)
-        if side < TILE_FROM * tile:
-            return config, ""
-        working = min(int(round(side / 16)) * 16, MAX_NATIVE_SIDE)
-        capped = " (capped; set image_size to go higher)" if working < side - 8 else ""
-        note = (f"images are {width}×{height}: inspecting them at {working} px{capped} in overlapping {tile} px "
-                f"tiles instead of shrinking them to {tile} px (set image_size and tile_size to change this)")
-        return {**config, "image_size": working, "tile_size": tile}, note
+        return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "inspecting")
 
     @classmethod
     def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
@@ -170,7 +156,7 @@ class PatchMemoryDetector(Detector):
                            {"memory_bank": self._bank}, steps, self.image_size, self.origins)
 
     def _tiles(self, images: np.ndarray) -> np.ndarray:
-        _check_images(images)
+        images = checked_images(images, "patch memory")
         return cut_tiles(to_working_size(images, self.image_size), self.tile, self.origins)
 
     # -- training -------------------------------------------------------------------------------------------
@@ -243,8 +229,7 @@ class PatchMemoryDetector(Detector):
         if self._bank is None:
             msg = "patch memory has no memory bank: fit or load it first"
             raise RuntimeError(msg)
-        images = np.asarray(images)
-        _check_images(images)
+        images = checked_images(images, "patch memory")
         if len(images) == 0:
             return Inference(np.zeros(0, np.float32), np.zeros(images.shape[:3], np.float32))
         maps, scores = self._maps_and_scores(self._network.patch_scores(self._tiles(images)), len(images))
@@ -300,8 +285,3 @@ class PatchMemoryDetector(Detector):
         detector._set_bank(load_array(folder, BANK_FILE, (None, dims)))
         return detector
 
-
-def _check_images(images: np.ndarray) -> None:
-    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-        msg = f"patch memory expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
-        raise ValueError(msg)

@@ -28,6 +28,7 @@ import numpy as np
 from inspector_app.core.calibration import MASK_LEVEL, MapKind
 from inspector_app.core.errors import TrainingCancelled
 from inspector_app.detectors.base import (
+    checked_images,
     DEFECT,
     GOOD,
     MASK,
@@ -41,7 +42,7 @@ from inspector_app.detectors.base import (
 )
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
-from inspector_app.detectors.common.tiling import cut_tiles, stitch, tile_origins, to_working_size
+from inspector_app.detectors.common.tiling import cut_tiles, native_tiling, stitch, tile_origins, to_working_size
 from inspector_app.detectors.settings import Setting
 from inspector_app.detectors.unet.scoring import LARGEST_AREA, MAX_PROBABILITY, SCORES, image_scores
 
@@ -49,10 +50,6 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 INFO_FILE = "unet.json"
 FORMAT = 1
-#: Images at least this many times the tile's side are tiled at native resolution by default.
-TILE_FROM = 2.0
-#: The largest working side chosen by default (a 1024 px image is 25 tiles of 256 px with a quarter overlap).
-MAX_NATIVE_SIDE = 1024
 
 
 class UNetDetector(Detector):
@@ -122,17 +119,7 @@ class UNetDetector(Detector):
     @classmethod
     def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
         """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
-        if "image_size" in config or "tile_size" in config:
-            return config, ""
-        tile = int(cls.default_config()["image_size"])
-        side = max(width, height)
-        if side < TILE_FROM * tile:
-            return config, ""
-        working = min(int(round(side / 16)) * 16, MAX_NATIVE_SIDE)
-        capped = " (capped; set image_size to go higher)" if working < side - 8 else ""
-        note = (f"images are {width}×{height}: segmenting them at {working} px{capped} in overlapping {tile} px "
-                f"tiles instead of shrinking them to {tile} px (set image_size and tile_size to change this)")
-        return {**config, "image_size": working, "tile_size": tile}, note
+        return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "segmenting")
 
     # -- geometry -------------------------------------------------------------------------------------------
     @property
@@ -280,10 +267,7 @@ class UNetDetector(Detector):
         if self._model is None:
             msg = "the U-Net has no trained network: fit or load it first"
             raise RuntimeError(msg)
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            msg = f"the U-Net expects uint8 N×H×W×3 images, got {images.dtype} {images.shape}"
-            raise ValueError(msg)
+        images = checked_images(images, "the U-Net")
         if len(images) == 0:
             return Inference(np.zeros(0, np.float32), np.zeros(images.shape[:3], np.float32))
         maps = self.working_maps(images)
