@@ -7,6 +7,7 @@ Pages 1–3 need nothing trained. Page 4 starts a real (long) training and is me
 Pages 5 and 6 show a version trained once by ``inspector-app train`` and kept in the work folder, so later
 shots are quick. Generated parts are written in the plain layout (good/, defect/<type>/, masks/<type>/) so
 the calibration page has defect scores too. ``--data`` shows another dataset on pages 1–3 instead.
+``--page 3 --family metric --synthetic-preview`` puts the preview beside the wizard: use ``XSHOT_SIZE=1800x800``.
 """
 
 from __future__ import annotations
