@@ -33,8 +33,8 @@ class VerdictBanner(QWidget):
         self._detail.setWordWrap(True)  # the figures wrap rather than widen the window past a small screen
         layout = QHBoxLayout(self)
         layout.setContentsMargins(18, 6, 18, 6)
-        layout.addWidget(self._title, 1)
-        layout.addWidget(self._detail)
+        layout.addWidget(self._title)
+        layout.addWidget(self._detail, 1)  # the figures take the free width, so they wrap only when it runs out
         self.state: BannerState | None = None
         #: While the stream is paused the title says so beside the last verdict ("FAIL · PAUSED").
         self.paused = False
