@@ -36,6 +36,25 @@ def native_tiling(config: dict, tile: int, width: int, height: int, verb: str) -
     return {**config, "image_size": working, "tile_size": tile}, note
 
 
+class TileGeometry:
+    """Tile size and origins of a family that tiles, from its ``image_size``, ``tile_size`` and ``tile_overlap``
+    settings: mixed into the detector so every tiling family cuts and stitches the same way."""
+
+    config: dict
+    image_size: int
+
+    @property
+    def tile(self) -> int:
+        """Side of the network's input: ``tile_size`` when tiling, else ``image_size``."""
+        size, tile = self.image_size, int(self.config["tile_size"])
+        return tile if 0 < tile < size else size
+
+    @property
+    def origins(self) -> list[int]:
+        """Tile origins along each axis of the working image (``[0]`` without tiling)."""
+        return tile_origins(self.image_size, self.tile, float(self.config["tile_overlap"]))
+
+
 def to_working_size(images: np.ndarray, size: int) -> np.ndarray:
     """uint8 N×H×W×3 → uint8 N×size×size×3, resized exactly as the training job resizes training images."""
     if images.shape[1:3] == (size, size):

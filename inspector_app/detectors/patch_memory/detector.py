@@ -31,7 +31,9 @@ from inspector_app.detectors.base import (
     GOOD, Detector, ExportParts, FitReport, Inference, Preprocessing, Progress, TrainingData, checked_images,
 )
 from inspector_app.detectors.settings import Setting
-from inspector_app.detectors.common.tiling import cut_tiles, native_tiling, stitch, tile_origins, to_working_size
+from inspector_app.detectors.common.tiling import (
+    TileGeometry, cut_tiles, native_tiling, stitch, to_working_size,
+)
 
 log = logging.getLogger(__name__)
 BANK_FILE = "memory_bank.npy"
@@ -42,7 +44,7 @@ FORMAT = 1
 S_PER_IMAGE_224 = 0.046
 
 
-class PatchMemoryDetector(Detector):
+class PatchMemoryDetector(TileGeometry, Detector):
     """PatchCore: pretrained patch features, a coreset memory bank, nearest-neighbour distance as anomaly."""
 
     kind = "patch_memory"
@@ -106,18 +108,6 @@ class PatchMemoryDetector(Detector):
             "batch_size": 16,
             "seed": 0,
         }
-
-    # -- geometry -------------------------------------------------------------------------------------------
-    @property
-    def tile(self) -> int:
-        """Side of the network's input: ``tile_size`` when tiling, else ``image_size``."""
-        size, tile = self.image_size, int(self.config["tile_size"])
-        return tile if 0 < tile < size else size
-
-    @property
-    def origins(self) -> list[int]:
-        """Tile origins along each axis of the working image (``[0]`` without tiling)."""
-        return tile_origins(self.image_size, self.tile, float(self.config["tile_overlap"]))
 
     def _ensure_network(self) -> Any:
         if self._network is None:

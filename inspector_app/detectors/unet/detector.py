@@ -42,7 +42,9 @@ from inspector_app.detectors.base import (
 )
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
-from inspector_app.detectors.common.tiling import cut_tiles, native_tiling, stitch, tile_origins, to_working_size
+from inspector_app.detectors.common.tiling import (
+    TileGeometry, cut_tiles, native_tiling, stitch, to_working_size,
+)
 from inspector_app.detectors.settings import Setting
 from inspector_app.detectors.unet.scoring import LARGEST_AREA, MAX_PROBABILITY, SCORES, image_scores
 
@@ -52,7 +54,7 @@ INFO_FILE = "unet.json"
 FORMAT = 1
 
 
-class UNetDetector(Detector):
+class UNetDetector(TileGeometry, Detector):
     """U-Net segmentation trained on defect masks; the map is the defect probability of every pixel."""
 
     kind = "unet"
@@ -120,18 +122,6 @@ class UNetDetector(Detector):
     def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
         """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
         return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "segmenting")
-
-    # -- geometry -------------------------------------------------------------------------------------------
-    @property
-    def tile(self) -> int:
-        """Side of the network's input: ``tile_size`` when tiling, else ``image_size``."""
-        size, tile = self.image_size, int(self.config["tile_size"])
-        return tile if 0 < tile < size else size
-
-    @property
-    def origins(self) -> list[int]:
-        """Tile origins along each axis of the working image (``[0]`` without tiling)."""
-        return tile_origins(self.image_size, self.tile, float(self.config["tile_overlap"]))
 
     def _tiles(self, images: np.ndarray) -> np.ndarray:
         return cut_tiles(to_working_size(images, self.image_size), self.tile, self.origins)
