@@ -115,3 +115,10 @@ class SeenImagesDetector(Detector):
         detector = cls(config)
         detector.trained_on = {row.tobytes() for row in np.load(folder / "trained_on.npy", allow_pickle=False)}
         return detector
+
+
+class GoodOnlySeenImagesDetector(SeenImagesDetector):
+    """The remembering fake family, learning from good images only (as the autoencoder and patch memory do)."""
+
+    kind = "seen_good_only"
+    needs = frozenset({GOOD})

@@ -92,11 +92,14 @@ class Objective(StrEnum):
 
 
 def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_scores: np.ndarray,
-                        share: float) -> tuple[float, str, float | None] | None:
+                        share: float, defect_share: float | None = None) -> tuple[float, str, float | None] | None:
     """The threshold ``objective`` asks for on these scores, a sentence saying how it was found, and the F1
     there (best F1 only); None when the objective needs defect scores and there are none.
 
     ``share`` is the false-alarm rate for ``FALSE_ALARM_RATE`` and the share of defects to catch for ``CATCH``.
+    ``defect_share`` weighs the good scores for best F1 so defects make that share of the total: F1 depends on
+    how common defects are, and a good-only family's hundreds of held-out training images would otherwise
+    push its threshold far above where it balances misses and false alarms on the labelled images.
     """
     # Imported here: scikit-learn and scipy take seconds, and the window needs only MapKind from this module.
     from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415
@@ -112,8 +115,13 @@ def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_sc
     if objective == Objective.CATCH:
         return threshold_to_catch(defects, share), f"catch {100 * share:g} % of {defects.size} validation defects", None
     labels = np.r_[np.zeros(good.size), np.ones(defects.size)]
-    value, f1 = best_f1_threshold(labels, np.r_[good, defects])
-    return value, f"best F1 on {good.size} good and {defects.size} defect validation images", f1
+    weights, how = None, ""
+    if defect_share is not None and 0.0 < defect_share < 1.0:
+        good_weight = defects.size * (1.0 - defect_share) / (defect_share * good.size)
+        weights = np.r_[np.full(good.size, good_weight), np.ones(defects.size)]
+        how = f", weighed to {100 * defect_share:.0f} % defects as among the labelled images"
+    value, f1 = best_f1_threshold(labels, np.r_[good, defects], weights)
+    return value, f"best F1 on {good.size} good and {defects.size} defect validation images{how}", f1
 
 
 def calibrate(
@@ -127,6 +135,7 @@ def calibrate(
     out_of_fold: bool = False,
     map_kind: MapKind = MapKind.ANOMALY,
     defect_maps: np.ndarray | None = None,
+    defect_share: float | None = None,
 ) -> Calibration:
     """Choose the threshold for ``objective`` and the map's scale for its kind.
 
@@ -146,6 +155,8 @@ def calibrate(
         out_of_fold: whether ``good_scores`` include training images scored out of fold (recorded).
         map_kind: what the maps mean.
         defect_maps: maps of the validation defects (an explanation map's scale uses them).
+        defect_share: the share of defects best F1 is weighed to (see :func:`objective_threshold`); None uses
+            the scores as they come.
     """
     from inspector_app.core.operating_point import false_alarms_at, misses_at  # noqa: PLC0415 - scipy, as above
 
@@ -156,7 +167,7 @@ def calibrate(
     defects = np.asarray(defect_scores if defect_scores is not None else [], np.float64)
     score_low = float(np.median(good_scores))
     shares = {Objective.FALSE_ALARM_RATE: false_alarm_rate, Objective.CATCH: catch_share, Objective.BEST_F1: 0.0}
-    found = {o: objective_threshold(o, good_scores, defects, share) for o, share in shares.items()}
+    found = {o: objective_threshold(o, good_scores, defects, share, defect_share) for o, share in shares.items()}
     thresholds = {o.value: point[0] for o, point in found.items() if point is not None}
     chosen = Objective(objective) if found[Objective(objective)] is not None else Objective.FALSE_ALARM_RATE
     threshold, method, _ = found[chosen]
@@ -171,6 +182,7 @@ def calibrate(
         "good_count": int(good_scores.size),
         "defect_count": int(defects.size),
         "out_of_fold": out_of_fold,
+        "defect_share": defect_share,
         "thresholds": thresholds,
         "false_alarms": false_alarms_at(good_scores, threshold).to_json(),
         "misses": misses_at(defects, threshold).to_json() if defects.size else None,

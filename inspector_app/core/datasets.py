@@ -437,14 +437,18 @@ class DataSplit:
     """Which images a model fits on, which it validates and calibrates on, and which stay unseen for testing.
 
     ``record`` is the JSON form kept in the version's ``meta.json`` (see :func:`split_record`), so ``evaluate``
-    can leave out every image training saw; it is empty for families that learn from good images only,
-    whose test images are the dataset's own (MVTec ``test/``).
+    can leave out every image training saw; it is empty for families that learn from good images only unless
+    a labelled share of the dataset's test images was drawn for calibration.
     """
 
     train: list[Sample]
     validation: list[Sample]
     test: list[Sample] = field(default_factory=list)
     record: dict = field(default_factory=dict)
+    #: The share of defects among the labelled images the validation part was drawn from, when it differs from
+    #: the validation part's own (good-only families add every held-out training image); best F1 is weighed
+    #: to it, so the threshold suits the labelled test images it will be judged on.
+    defect_share: float | None = None
 
 
 def split_three_ways(

@@ -52,8 +52,9 @@ def add_headless_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target-false-alarm-rate", type=float, metavar="R",
                    help="share of good parts the threshold lets fail (default 0.01 = 1 %%)")
     p.add_argument("--threshold-objective", choices=["false_alarm_rate", "best_f1", "catch"],
-                   help="what the threshold is chosen for (default: best_f1 for families that learn from "
-                        "defects, else false_alarm_rate)")
+                   help="what the threshold is chosen for (default: best_f1 when there are labelled defects to "
+                        "calibrate on - a family that learns from defects, or a share of an MVTec test/ folder - "
+                        "else false_alarm_rate; false_alarm_rate keeps the test/ folder whole for evaluate)")
     p.add_argument("--catch-share", type=float, metavar="S", help="with --threshold-objective catch: share of "
                    "validation defects that must fail (default 0.95)")
     p.add_argument("--spec", help="a JSON training spec (the wizard writes one); other options override it")

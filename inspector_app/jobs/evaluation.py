@@ -94,6 +94,8 @@ def evaluate(
     target = model.calibration.details.get("target_false_alarm_rate")
     if target is not None and model.calibration.details.get("objective") == "false_alarm_rate":
         points["stored threshold"]["target_false_alarm_rate"] = float(target)
+    # What calibration promised at this threshold, so a shift between its images and these shows at once.
+    points["stored threshold"]["expected"] = {k: model.calibration.details.get(k) for k in ("false_alarms", "misses")}
     return EvaluationResult(
         model=str(model.ref),
         dataset=str(data_path),
@@ -223,6 +225,9 @@ def format_table(result: EvaluationResult) -> str:
             f"  {'    false alarms':<28}{_rate_text(point['false_alarms'])}{aim}",
             f"  {'    missed defects':<28}{_rate_text(point['misses'])}",
         ]
+        expected = point.get("expected") or {}
+        lines += [f"  {'    calibration expected':<28}{what} {_rate_text(expected[key])}"
+                  for key, what in (("false_alarms", "false alarms"), ("misses", "misses")) if expected.get(key)]
     if result.skipped:
         lines.append(f"  skipped {len(result.skipped)} unreadable file(s): " + "; ".join(result.skipped[:5]))
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import numpy as np
 
 from inspector_app.core.calibration import Objective, calibrate
 from inspector_app.core.datasets import (
+    MVTEC,
     DataSplit,
     Sample,
     load_images,
@@ -67,7 +68,7 @@ def split_for(spec: TrainingSpec, family: type[Detector] | Detector) -> DataSpli
     """
     if DEFECT not in family.needs:
         train, validation = split_validation(gather_samples(spec), spec.val_fraction, spec.seed)
-        return DataSplit(train, validation)
+        return _with_labelled_calibration(spec, DataSplit(train, validation))
     split = DataSplit([], [], [])
     datasets = []
     for path in spec.data:
@@ -93,6 +94,42 @@ def split_for(spec: TrainingSpec, family: type[Detector] | Detector) -> DataSpli
         "stratified_by": "defect type, per dataset",
         "datasets": datasets,
         "extra": {"train": [str(s.path) for s in extra_train], "validation": [str(s.path) for s in extra_validation]},
+    }
+    return split
+
+
+def _with_labelled_calibration(spec: TrainingSpec, split: DataSplit) -> DataSplit:
+    """A family that learns from good images only also calibrates on a seeded ``val_fraction`` share of the
+    labelled test images (good and defect, per defect type) of every dataset that has defects there, so its
+    threshold can aim at the balance of misses and false alarms; the rest stays unseen for ``evaluate``.
+
+    An explicit false-alarm-rate objective needs no defects and leaves the dataset's test images whole.
+    """
+    if spec.threshold_objective == Objective.FALSE_ALARM_RATE:
+        return split
+    datasets, calibration_good = [], 0
+    for path in spec.data:
+        dataset = open_dataset(path)
+        labelled = dataset.evaluation_samples() if dataset.layout == MVTEC else []
+        if not any(s.label == DEFECT for s in labelled):
+            continue
+        rest, held = split_validation(labelled, spec.val_fraction, spec.seed)
+        own_train = [s for s in split.train if s.path.is_relative_to(dataset.root)]
+        own_validation = [s for s in split.validation if s.path.is_relative_to(dataset.root)]
+        datasets.append(split_record(dataset.root, DataSplit(own_train, own_validation + held, rest)))
+        split.validation += held
+        split.test += rest
+        calibration_good += sum(s.label == GOOD for s in held)
+    if not datasets:
+        return split
+    defects = sum(s.label == DEFECT for s in split.validation)
+    split.defect_share = defects / (defects + calibration_good)
+    split.record = {
+        "seed": spec.seed,
+        "fractions": {"calibration": spec.val_fraction},
+        "stratified_by": "defect type, per dataset; only the labelled test images are split",
+        "datasets": datasets,
+        "extra": {},
     }
     return split
 
@@ -172,15 +209,16 @@ def settings_for_data(family: type[Detector], spec: TrainingSpec, samples: list[
     return config
 
 
-def _objective(spec: TrainingSpec, detector: Detector) -> Objective:
-    """The spec's threshold objective, or the family's default: best F1 when it learns from defects."""
+def _objective(spec: TrainingSpec, has_validation_defects: bool) -> Objective:
+    """The spec's threshold objective, or the default: best F1 when there are validation defects to balance
+    misses against (a family that learns from defects, or labelled test images drawn for calibration)."""
     if spec.threshold_objective:
         try:
             return Objective(spec.threshold_objective)
         except ValueError:
             known = ", ".join(o.value for o in Objective)
             raise InspectorError(f"unknown threshold objective {spec.threshold_objective!r}; known: {known}") from None
-    return Objective.BEST_F1 if DEFECT in detector.needs else Objective.FALSE_ALARM_RATE
+    return Objective.BEST_F1 if has_validation_defects else Objective.FALSE_ALARM_RATE
 
 
 def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> ModelRef:
@@ -214,9 +252,10 @@ def run_training(spec: TrainingSpec, store: ModelStore, progress: Progress) -> M
         defect_scores, defect_maps = defect_out.scores, defect_out.maps
     out_of_fold = detector.out_of_fold_scores(data.good, progress)
     good_scores = good_out.scores if out_of_fold is None else np.r_[out_of_fold, good_out.scores]
-    calibration = calibrate(good_scores, good_out.maps, defect_scores, objective=_objective(spec, detector),
+    calibration = calibrate(good_scores, good_out.maps, defect_scores, objective=_objective(spec, defect_scores is not None),
                             false_alarm_rate=spec.target_false_alarm_rate, catch_share=spec.catch_share,
-                            out_of_fold=out_of_fold is not None, map_kind=detector.map_kind, defect_maps=defect_maps)
+                            out_of_fold=out_of_fold is not None, map_kind=detector.map_kind, defect_maps=defect_maps,
+                            defect_share=split.defect_share)
     if progress.should_stop():
         raise TrainingCancelled("training cancelled by the user")
     meta = {

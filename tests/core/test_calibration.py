@@ -37,6 +37,21 @@ def test_best_f1_and_catch_need_defects_and_are_offered_beside_the_default() -> 
     assert without.details["objective"] == "false_alarm_rate"  # nothing to balance against
 
 
+def test_best_f1_weighed_to_a_defect_share_equals_the_labelled_images_at_that_share() -> None:
+    rng = np.random.default_rng(3)
+    good = rng.normal(0.0, 1.0, 400)
+    defect = rng.normal(2.0, 1.0, 40)
+    maps = np.zeros((1, 2, 2))
+    weighed = calibrate(good, maps, defect_scores=defect, objective=Objective.BEST_F1, defect_share=0.5)
+    # Half defects: the same as every defect counted ten times against the 400 good images.
+    tenfold = calibrate(good, maps, defect_scores=np.repeat(defect, 10), objective=Objective.BEST_F1)
+    assert weighed.threshold == pytest.approx(tenfold.threshold)
+    assert weighed.details["best_f1"] == pytest.approx(tenfold.details["best_f1"])
+    plain = calibrate(good, maps, defect_scores=defect, objective=Objective.BEST_F1)
+    assert weighed.threshold < plain.threshold  # common defects: fail more parts to catch them
+    assert "weighed to 50 % defects" in weighed.method and weighed.details["defect_share"] == 0.5
+
+
 def test_normalised_scale_zero_at_median_one_at_threshold() -> None:
     cal = Calibration(threshold=3.0, score_low=1.0, map_low=0.5, method="test")
     assert cal.normalise_scores(np.array([1.0, 2.0, 3.0, 5.0])) == pytest.approx([0.0, 0.5, 1.0, 2.0])

@@ -16,6 +16,7 @@ from PySide6.QtCore import QSettings
 
 from helpers import tiny_parts_dataset
 from inspector_app.core.images import save_image
+from inspector_app.core.calibration import Objective, objective_threshold
 from inspector_app.core.modelstore import ModelRef, ModelStore
 from inspector_app.gui.main_window import MainWindow
 from inspector_app.gui.training_wizard import TrainingWizard
@@ -82,6 +83,9 @@ def test_data_summary_counts_kinds_and_warnings(parts: Path, tmp_path: Path) -> 
     assert (c.train_good + c.val_good + c.test_good, c.train_defect + c.val_defect + c.test_defect) == (18, 6)
     assert c.test_defect == 3 and c.train_defect == 3 and c.val_defect == 0
     assert "never trained on" in summary.split_text(uses_defects=True)
+    # A good-only family calibrates on one image of each type in test/ (as the training job draws them).
+    assert (summary.calibration_good, summary.calibration_defect, summary.kept_for_evaluate) == (1, 3, 8)
+    assert "1 good and 3 defect image(s) of test/ also calibrate" in summary.split_text()
     plain = tmp_path / "plain"
     (plain / "good").mkdir(parents=True)
     (plain / "defect").mkdir()
@@ -275,6 +279,27 @@ def test_calibration_page_sets_the_threshold_for_the_chosen_aim(qtbot: Any, tmp_
     page.apply.click()
     page.histogram.line.setValue(70.0)  # dragged by hand afterwards
     assert page.validatePage() and store.meta(ref)["calibration"]["method"] == "manual"
+
+
+def test_calibration_page_weighs_best_f1_to_the_stored_defect_share(qtbot: Any, tmp_path: Path) -> None:
+    """Best F1 on the page is the one training stored: weighed to the labelled images' share of defects."""
+    store = ModelStore(tmp_path / "home")
+    good, defect = [float(v) for v in range(100)], [60.0, 80.0, 95.0, 120.0]
+    calibration = {"threshold": 60.0, "score_low": 50.0, "map_low": 0.0, "method": "test",
+                   "details": {"objective": "best_f1", "defect_share": 0.5}}
+    ref = store.write_version("line", {"family": "autoencoder", "config": {}, "calibration": calibration,
+                                       "validation_scores": {"good": good, "defect": defect}}, lambda folder: None)
+    job = TrainingJob()
+    job.model = str(ref)
+    page = CalibrationPage(job, store)
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert page.objective.currentData() == "best_f1"
+    page.apply.click()
+    weighed = objective_threshold(Objective.BEST_F1, np.array(good), np.array(defect), 0.0, 0.5)
+    plain = objective_threshold(Objective.BEST_F1, np.array(good), np.array(defect), 0.0)
+    assert weighed is not None and plain is not None and weighed[0] != plain[0]
+    assert page.threshold() == pytest.approx(weighed[0])
 
 
 def test_tiling_proposal_follows_the_data_when_it_changes(qtbot: Any, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ images training never saw (a fake family remembers every image it was shown)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import SeenImagesDetector
+from helpers import GoodOnlySeenImagesDetector, SeenImagesDetector
 from inspector_app.core.datasets import open_dataset, write_mvtec_layout
 from inspector_app.core.images import save_image
 from inspector_app.core.modelstore import ModelStore
@@ -105,8 +106,37 @@ def test_the_split_is_seeded_stratified_disjoint_and_recorded(tmp_path: Path) ->
     assert sorted(record["datasets"][0]["test"]) == sorted(s.path.relative_to(data).as_posix() for s in split.test)
 
 
-def test_families_that_learn_from_good_images_keep_the_dataset_split(tmp_path: Path) -> None:
+def test_good_only_families_calibrate_on_a_labelled_share_of_the_test_images(tmp_path: Path) -> None:
+    data = _mvtec_dataset(tmp_path / "mvtec")  # train/good 16; test: good 5, scratch 6, hole 6
+    split = split_for(TrainingSpec("autoencoder", [str(data)], "ae"), GoodOnlySeenImagesDetector)
+    assert {s.split for s in split.train} == {"train"}  # fitted on train/good alone
+    drawn = [s for s in split.validation if s.split == "test"]
+    assert Counter(s.defect_type for s in drawn) == {"good": 1, "scratch": 1, "hole": 1}
+    assert {s.path for s in split.test} == {s.path for s in open_dataset(data).evaluation_samples()} - {
+        s.path for s in drawn}
+    assert split.defect_share == pytest.approx(2 / 3)  # among the drawn labelled images, not the 4 held-out goods
+    record = split.record["datasets"][0]
+    assert sorted(record["test"]) == sorted(s.path.relative_to(data).as_posix() for s in split.test)
+    explicit = TrainingSpec("autoencoder", [str(data)], "ae", threshold_objective="false_alarm_rate")
+    whole = split_for(explicit, GoodOnlySeenImagesDetector)
+    assert not whole.test and not whole.record and whole.defect_share is None
+    assert {s.split for s in whole.train + whole.validation} == {"train"}
+
+
+def test_a_good_only_family_is_never_scored_on_its_calibration_images(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(registry.FAMILIES, "seen_good_only", "helpers:GoodOnlySeenImagesDetector")
     data = _mvtec_dataset(tmp_path / "mvtec")
-    split = split_for(TrainingSpec("autoencoder", [str(data)], "ae"), registry.detector_class("autoencoder"))
-    assert not split.test and not split.record
-    assert {s.split for s in split.train + split.validation} == {"train"}
+    store = ModelStore(tmp_path / "store")
+    model = LoadedModel.load(store, run_training(TrainingSpec("seen_good_only", [str(data)], "g"), store, Progress()))
+    details = model.meta["calibration"]["details"]
+    assert details["objective"] == "best_f1" and details["defect_share"] == pytest.approx(2 / 3)
+    assert details["defect_count"] == 2
+    result = evaluate(model, str(data))
+    assert not model.detector.shown & model.detector.trained_on, "evaluate scored a calibration image"
+    assert result.scored == 14 and result.left_out == 16 + 3
+    expected = result.operating_points["stored threshold"]["expected"]
+    assert expected["misses"]["total"] == 2 and expected["false_alarms"]["total"] == details["good_count"] == 3 + 1
+    assert re.search(r"calibration expected +false alarms 0\.0 % .*0 of 4\)", format_table(result))
+
+

@@ -193,8 +193,9 @@ class CalibrationPage(QWizardPage):
 
     def _apply_objective(self) -> None:
         """Put the line where the chosen objective wants it, on the scores shown."""
+        details = self.calibration.details if self.calibration else {}
         found = objective_threshold(Objective(self.objective.currentData()), self.good, self.defect,
-                                    self.target.value() / 100)
+                                    self.target.value() / 100, details.get("defect_share"))
         if found is not None:
             value, self._method, _ = found
             self.set_threshold(value)

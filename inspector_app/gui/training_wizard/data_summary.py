@@ -77,6 +77,11 @@ class DataSummary:
     #: Kinds among every labelled image (MVTec ``test/`` included), which families that learn from defects use.
     labelled_kinds: set[str] = field(default_factory=set)
     supervised: SupervisedCounts = field(default_factory=SupervisedCounts)
+    #: Labelled test images (MVTec ``test/`` with defects) a family that learns from good images calibrates on,
+    #: and how many stay for evaluate (``jobs.training.split_for``).
+    calibration_good: int = 0
+    calibration_defect: int = 0
+    kept_for_evaluate: int = 0
 
     @property
     def usable(self) -> bool:
@@ -104,7 +109,12 @@ class DataSummary:
         defects = f" and {self.val_defect} defect" if self.val_defect else ""
         held = f"{self.val_good} good{defects} image(s) are held out for validation and calibration; "
         unused = f" ({self.train_defect} defect image(s) are not used by this family)" if self.train_defect else ""
-        return held + f"{self.train_good} good image(s) are trained on{unused}."
+        labelled = ""
+        if self.calibration_defect:
+            labelled = (f" To balance misses and false alarms, {self.calibration_good} good and "
+                        f"{self.calibration_defect} defect image(s) of test/ also calibrate the threshold; the "
+                        f"other {self.kept_for_evaluate} are kept for evaluate.")
+        return held + f"{self.train_good} good image(s) are trained on{unused}.{labelled}"
 
 
 def summarize(folders: list[str], extra_good: list[str], val_fraction: float, seed: int,
@@ -140,8 +150,9 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         _count_supervised(summary.supervised, dataset.samples, val_fraction, test_fraction, seed)
         if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
             summary.notes.append(f"{Path(folder).name}: MVTec layout — families that learn from good images train "
-                                 "on train/good and leave test/ for evaluation; families that learn from defects "
-                                 "also learn from part of test/")
+                                 "on train/good and calibrate on a share of test/, leaving the rest for "
+                                 "evaluation; families that learn from defects also learn from part of test/")
+            _count_calibration(summary, dataset.evaluation_samples(), val_fraction, seed)
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:
@@ -170,6 +181,16 @@ def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: f
     summary.val_good = sum(s.label == GOOD for s in val)
     summary.val_defect = sum(s.label == DEFECT for s in val)
     summary.kinds = _kinds(samples) if summary.train_good else _kinds(samples) - {GOOD}
+
+
+def _count_calibration(summary: DataSummary, labelled: list[Sample], val_fraction: float, seed: int) -> None:
+    """The labelled test images a good-only family calibrates on, drawn as the training job draws them."""
+    if not any(s.label == DEFECT for s in labelled):
+        return
+    rest, held = split_validation(labelled, val_fraction, seed)
+    summary.calibration_good += sum(s.label == GOOD for s in held)
+    summary.calibration_defect += sum(s.label == DEFECT for s in held)
+    summary.kept_for_evaluate += len(rest)
 
 
 def _kinds(samples: list[Sample]) -> set[str]:
