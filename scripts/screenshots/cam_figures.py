@@ -204,7 +204,7 @@ def main() -> int:
     config_used = model.meta["config"]
     title = [
         f"CAM classifier {ref} ({config_used['backbone']}, {config_used['image_size']} px, "
-        f"{model.meta['fit']['epochs_run']} epochs) on {'generated parts' if not args.data else data.name}: "
+        f"{model.meta['fit']['epochs_run']} epochs, SGD lr {config_used['learning_rate']:g}) on {'generated parts' if not args.data else data.name}: "
         f"images it never saw ({len(samples)} unseen, {left_out} trained or validated on)",
         "each pair: picture | class-activation map as the window draws it; 1.0 on the scale = the "
         f"{EXPLANATION_PERCENTILE:g}th percentile of the validation maps; under each, its label, score / threshold "
