@@ -49,11 +49,11 @@ from inspector_app.detectors.settings import Setting
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
-#: Training-time model from ``benchmarks/training_time_constants.py`` (2 shared CPU cores, load average 5–7,
-#: ±2× with load; the mean of two runs, docs/performance.md): seconds per training image per epoch at 224 px, the
-#: epoch's validation pass included, by measured backbone, and the power of the image size the cost grows with.
-S_PER_IMAGE_224 = {"efficientnet_lite0": 0.106}
-SIZE_EXPONENT = 2.7
+#: Training-time model from ``benchmarks/training_time_constants.py`` (2 shared CPU cores, load average 5–10,
+#: ±2× with load; the mean of three runs, docs/performance.md): seconds per training image per epoch at 224 px,
+#: the epoch's validation pass included, by measured backbone, and the power of the image size the cost grows with.
+S_PER_IMAGE_224 = {"efficientnet_lite0": 0.103}
+SIZE_EXPONENT = 2.5
 
 
 class CamClassifierDetector(Detector):
