@@ -176,10 +176,19 @@ class Detector(abc.ABC):
         return config, ""
 
     @classmethod
-    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
         """Seconds per epoch (or for the whole fit, without epochs) on the reference 2-core CPU; None when the
-        family has no measured constant for these settings (no made-up figure)."""
+        family has no measured constant for these settings (no made-up figure).
+
+        ``images`` are the images one epoch learns from; ``defects`` how many of them are defects, for families
+        whose epoch depends on it (None: not known, the family assumes the costliest mix)."""
         return None
+
+    @classmethod
+    def estimate_setup_seconds(cls, config: dict[str, Any], images: int) -> float:
+        """Seconds spent once before the first epoch (a feature pass over the training set) on the reference
+        CPU; 0 for families that go straight to their epochs."""
+        return 0.0
 
     @property
     def image_size(self) -> int:

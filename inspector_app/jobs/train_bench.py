@@ -35,7 +35,8 @@ def bench_family(
 
     Returns:
         Figures: image size, training images, first-epoch and steady seconds per epoch (epoch families) or
-        fit seconds (families without epochs), load seconds and the load average before and after.
+        fit seconds (families without epochs), load seconds, the load average before and after, and the fit
+        report's details.
     """
     family = detector_class(kind)
     config = {**family.default_config(), **(overrides or {})}
@@ -56,7 +57,7 @@ def bench_family(
         if fields.get("stage") == "train" and fields.get("epoch"):
             epoch_marks.append(float(fields.get("seconds") or 0.0))
 
-    detector.fit(training, Progress(record))
+    report = detector.fit(training, Progress(record))
     fitted = time.perf_counter()
     figures: dict[str, Any] = {
         "family": kind,
@@ -66,6 +67,8 @@ def bench_family(
         "fit_seconds": round(fitted - loaded, 2),
         "load_average_before": round(load_before, 2),
         "load_average_after": round(os.getloadavg()[0], 2),
+        # The family's own account of the fit (the metric family's feature seconds, the U-Net's tiles per epoch).
+        "details": report.details,
     }
     if epoch_marks:
         steps = [b - a for a, b in zip([0.0, *epoch_marks], epoch_marks)]

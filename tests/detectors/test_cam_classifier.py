@@ -2,7 +2,8 @@
 training, its map is the last features weighted by the defect class's dense weights in one Keras model,
 save/load gives identical scores, evaluate scores only the unseen split, VGG16 never downloads.
 
-Where the map lies is checked on real cracks (docs/screenshots/cam_*.png): at this test's 64 px the backbone's
+Where the map lies is looked at in figures (``scripts/screenshots/cam_figures.py``: generated parts in
+docs/screenshots/cam_generated_parts.png, real cracks rendered locally): at this test's 64 px the backbone's
 last features form a 2×2 grid whose cells each see the whole image, too coarse to test localisation."""
 
 from __future__ import annotations

@@ -115,6 +115,21 @@ def test_patch_memory_estimate_counts_the_overlapping_tiles() -> None:
     assert epoch_seconds("patch_memory", {"image_size": 768, "tile_size": 0}, 100) == pytest.approx(plain * (768 / 224) ** 2)
 
 
+@pytest.mark.parametrize("family", ["cam_classifier", "unet", "metric"])
+def test_parameters_page_estimates_the_families_that_learn_from_defects_or_synthetic_ones(
+        qtbot: Any, parts: Path, tmp_path: Path, family: str) -> None:
+    wizard = TrainingWizard(ModelStore(tmp_path / "home"), device=CPU,
+                            initial=TrainingSpec.from_json({"data": [str(parts)], "family": family}))
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    wizard.next()
+    assert wizard.currentId() == PARAMETERS
+    text = wizard.parameters_page.estimate.text()
+    assert "per epoch on this CPU" in text, text
+    assert ("once before the first epoch" in text) == (family == "metric")
+
+
 def test_crash_reports_signal_and_last_lines(qtbot: Any, tmp_path: Path) -> None:
     body = ("print(json.dumps({'event': 'progress', 'stage': 'train', 'epoch': 1, 'epochs': 5}), flush=True)\n"
             "print('Traceback: something deep failed', file=sys.stderr, flush=True)\n"

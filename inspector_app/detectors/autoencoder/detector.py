@@ -69,7 +69,7 @@ class AutoencoderDetector(Detector):
         return {"image_size": 32, "epochs": 2, "batch_size": 8, "base_filters": 8, "bottleneck": 16}
 
     @classmethod
-    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
         config = {**cls.default_config(), **config}
         if config["input_space"] != "pixels":
             return None  # not measured

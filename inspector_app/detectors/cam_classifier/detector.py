@@ -49,6 +49,11 @@ from inspector_app.detectors.settings import Setting
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
+#: Training-time model from ``benchmarks/training_time_constants.py`` (2 shared CPU cores, load average 5–10,
+#: ±2× with load; the mean of three runs, docs/performance.md): seconds per training image per epoch at 224 px,
+#: the epoch's validation pass included, by measured backbone, and the power of the image size the cost grows with.
+S_PER_IMAGE_224 = {"efficientnet_lite0": 0.103}
+SIZE_EXPONENT = 2.5
 
 
 class CamClassifierDetector(Detector):
@@ -100,6 +105,14 @@ class CamClassifierDetector(Detector):
     @classmethod
     def quick_config(cls) -> dict[str, Any]:
         return {"image_size": 64, "epochs": 2, "batch_size": 8, "learning_rate": 1e-3}
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
+        config = {**cls.default_config(), **config}
+        per_image = S_PER_IMAGE_224.get(str(config["backbone"]))
+        if per_image is None:
+            return None  # not measured
+        return images * per_image * (float(config["image_size"]) / 224) ** SIZE_EXPONENT
 
     # -- training ---------------------------------------------------------------------------------------
     def fit(self, data: TrainingData, progress: Progress) -> FitReport:

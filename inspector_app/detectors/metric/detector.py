@@ -47,6 +47,16 @@ HEADS = ("l2_softmax", "arcface", "adacos")
 #: Good images turned into synthetic anomalies and features at a time (bounds memory).
 CHUNK = 16
 _ARCFACE = ("head", "arcface")
+#: Training-time model from ``benchmarks/training_time_constants.py`` (2 shared CPU cores, load average 5–7,
+#: ±2× with load; the mean of two runs, docs/performance.md), per image of the synthetic set (each good image and
+#: its anomalies) at 224 px, by measured backbone: seconds to make it and compute its frozen features (once),
+#: and seconds per epoch of training the trunk and head on it (with the measured trunk widths below only); each
+#: grows with a power of the image size.
+S_FEATURES_PER_IMAGE_224 = {"efficientnet_lite0": 0.054}
+S_TRUNK_PER_IMAGE_224 = {"efficientnet_lite0": 0.0046}
+FEATURES_SIZE_EXPONENT = 1.7
+TRUNK_SIZE_EXPONENT = 1.5
+MEASURED_TRUNK = {"conv_channels": 128, "embedding_dims": 128}
 
 
 @dataclass
@@ -108,6 +118,38 @@ class MetricDetector(Detector):
     @classmethod
     def quick_config(cls) -> dict[str, Any]:
         return {"image_size": 64, "epochs": 2, "batch_size": 16, "conv_channels": 16, "embedding_dims": 16}
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
+        """Seconds per epoch of the trunk and head; the feature pass before them is ``estimate_setup_seconds``."""
+        config = {**cls.default_config(), **config}
+        per_image = S_TRUNK_PER_IMAGE_224.get(str(config["backbone"]))
+        count = cls._synthetic_set_size(config, images)
+        if per_image is None or any(int(config[key]) != value for key, value in MEASURED_TRUNK.items()):
+            return None  # not measured
+        return None if count is None else count * per_image * cls._size_factor(config, TRUNK_SIZE_EXPONENT)
+
+    @classmethod
+    def estimate_setup_seconds(cls, config: dict[str, Any], images: int) -> float:
+        """The synthetic set's making and its frozen features, once before the first epoch (0 when not measured)."""
+        config = {**cls.default_config(), **config}
+        per_image = S_FEATURES_PER_IMAGE_224.get(str(config["backbone"]), 0.0)
+        count = cls._synthetic_set_size(config, images) or 0
+        return count * per_image * cls._size_factor(config, FEATURES_SIZE_EXPONENT)
+
+    @staticmethod
+    def _synthetic_set_size(config: dict[str, Any], images: int) -> int | None:
+        """Each good image and ``anomalies_per_image`` anomalies of each class made from it (``synthetic_set``);
+        None for a class list the run would refuse (being typed in the wizard)."""
+        try:
+            classes = check_classes(config["anomaly_classes"])
+        except (TypeError, ValueError):
+            return None
+        return images * (1 + int(config["anomalies_per_image"]) * len(classes))
+
+    @staticmethod
+    def _size_factor(config: dict[str, Any], exponent: float) -> float:
+        return (float(config["image_size"]) / 224) ** exponent
 
     @classmethod
     def synthetic_preview(cls, good: list[np.ndarray], config: dict[str, Any], seed: int = 0) -> dict[str, list]:

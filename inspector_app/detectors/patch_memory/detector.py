@@ -72,7 +72,7 @@ class PatchMemoryDetector(TileGeometry, Detector):
         return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "inspecting")
 
     @classmethod
-    def estimate_seconds(cls, config: dict[str, Any], images: int) -> float | None:
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
         geometry = cls(config)  # its own tiling geometry; nothing is loaded until it fits
         try:
             tiles = len(geometry.origins) ** 2

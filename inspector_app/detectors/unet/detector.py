@@ -52,6 +52,13 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 INFO_FILE = "unet.json"
 FORMAT = 1
+#: Training-time model from ``benchmarks/training_time_constants.py`` (2 shared CPU cores, load average 5–7,
+#: ±2× with load; the mean of two runs, docs/performance.md): seconds per training tile per epoch for a 256 px
+#: tile, the epoch's validation pass included, measured with the widths below only, and the power of the tile
+#: size the cost grows with.
+S_PER_TILE_256 = 0.44
+SIZE_EXPONENT = 2.3
+MEASURED_WIDTHS = {"base_filters": 8, "depth": 4}
 
 
 class UNetDetector(TileGeometry, Detector):
@@ -122,6 +129,18 @@ class UNetDetector(TileGeometry, Detector):
     def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
         """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
         return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "segmenting")
+
+    @classmethod
+    def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:
+        geometry = cls(config)  # its own tiling geometry; nothing is built until it fits
+        if any(int(geometry.config[key]) != value for key, value in MEASURED_WIDTHS.items()):
+            return None  # not measured
+        try:
+            tiles = len(geometry.origins) ** 2
+        except ValueError:  # an overlap being typed; the run itself refuses it
+            tiles = (geometry.image_size / geometry.tile) ** 2
+        per_epoch = tiles_per_epoch(images, defects, tiles, float(geometry.config["good_per_defect"]))
+        return per_epoch * S_PER_TILE_256 * (geometry.tile / 256) ** SIZE_EXPONENT
 
     def _tiles(self, images: np.ndarray) -> np.ndarray:
         return cut_tiles(to_working_size(images, self.image_size), self.tile, self.origins)
@@ -302,6 +321,16 @@ class UNetDetector(TileGeometry, Detector):
             raise ValueError(msg)
         detector._set_model(model)
         return detector
+
+
+def tiles_per_epoch(images: int, defects: int | None, tiles: float, good_per_defect: float) -> float:
+    """At most how many tiles one epoch draws (see ``_balanced_dataset``): every defect tile once and tiles without
+    a defect ``good_per_defect`` times as many, never more than all tiles. Every tile of a defect image counts as
+    a defect tile, and with ``defects`` unknown every image is taken as one, so this is an upper bound."""
+    everything = images * tiles
+    if defects is None:
+        return everything
+    return min(everything, defects * tiles * (1.0 + max(good_per_defect, 0.0)))
 
 
 def _mask_at(mask: np.ndarray, size: int) -> np.ndarray:

@@ -235,8 +235,9 @@ class ParametersPage(QWizardPage):
         summary = self.job.data_summary
         uses_defects = "defect" in detector_class(self.job.family).needs
         images = summary.training_images(uses_defects) if summary else 0
+        defects = summary.supervised.train_defect if summary and uses_defects else None
         on_gpu = "GPU" in self.device.text()
-        self.estimate.setText("Time: " + estimate_text(self.job.family, config, images, on_gpu))
+        self.estimate.setText("Time: " + estimate_text(self.job.family, config, images, on_gpu, defects))
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt API
