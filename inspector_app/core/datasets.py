@@ -362,6 +362,27 @@ def typical_size(samples: Sequence[Sample], limit: int = 16) -> tuple[int, int] 
     return int(np.median(widths)), int(np.median(heights))
 
 
+def typical_defect_side(samples: Sequence[Sample], limit: int = 200) -> float | None:
+    """How wide the labelled defects are, as a share of their image: the median over up to ``limit`` masks
+    (spread over ``samples``) of the largest marked region's narrower side, each side taken against the
+    image's own width or height (the network input is square). None without a readable, non-empty mask."""
+    from scipy import ndimage  # noqa: PLC0415 - only when a run or the wizard sizes its tiles
+
+    sides = []
+    for sample in _spread([s for s in samples if s.label == DEFECT and s.mask_path is not None], limit):
+        try:
+            mask = load_mask(sample.mask_path)
+        except ImageLoadError:
+            continue
+        regions, count = ndimage.label(mask)
+        if not count:
+            continue
+        largest = ndimage.find_objects(regions)[int(np.argmax(np.bincount(regions.ravel())[1:]))]
+        rows, cols = largest
+        sides.append(min((rows.stop - rows.start) / mask.shape[0], (cols.stop - cols.start) / mask.shape[1]))
+    return float(np.median(sides)) if sides else None
+
+
 def _spread(samples: list[Sample], limit: int | None) -> list[Sample]:
     """At most ``limit`` samples spread evenly over the list, so every folder is represented."""
     if limit is None or len(samples) <= limit:

@@ -170,9 +170,11 @@ class Detector(abc.ABC):
         return {}
 
     @classmethod
-    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
+    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int,
+                          defect_side: float | None = None) -> tuple[dict[str, Any], str]:
         """Settings for a dataset of ``width``×``height`` images, when the user chose none of the size settings,
-        and a sentence saying what was chosen ("" when nothing changed)."""
+        and a sentence saying what was chosen ("" when nothing changed). ``defect_side`` is how wide the labelled
+        defects the run learns or calibrates from typically are, as a share of the image (None: unknown)."""
         return config, ""
 
     @classmethod

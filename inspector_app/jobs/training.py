@@ -25,6 +25,7 @@ from inspector_app.core.datasets import (
     split_record,
     split_three_ways,
     split_validation,
+    typical_defect_side,
     typical_size,
 )
 from inspector_app.core.errors import DatasetError, InspectorError, TrainingCancelled, printable
@@ -202,7 +203,7 @@ def settings_for_data(family: type[Detector], spec: TrainingSpec, samples: list[
     config = dict(spec.config)
     size = typical_size([s for s in samples if s.label == GOOD])
     if size is not None:
-        config, note = family.fit_to_image_size(config, *size)
+        config, note = family.fit_to_image_size(config, *size, typical_defect_side(samples))
         if note:
             progress(stage="data", message=note)
             log.info("%s", note)

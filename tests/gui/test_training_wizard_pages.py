@@ -86,6 +86,7 @@ def test_data_summary_counts_kinds_and_warnings(parts: Path, tmp_path: Path) -> 
     # A good-only family calibrates on one image of each type in test/ (as the training job draws them).
     assert (summary.calibration_good, summary.calibration_defect, summary.kept_for_evaluate) == (1, 3, 8)
     assert "1 good and 3 defect image(s) of test/ also calibrate" in summary.split_text()
+    assert summary.defect_side(False) is not None and summary.defect_side(True) is not None  # from their masks
     plain = tmp_path / "plain"
     (plain / "good").mkdir(parents=True)
     (plain / "defect").mkdir()
@@ -315,6 +316,18 @@ def test_calibration_page_weighs_best_f1_to_the_stored_defect_share(qtbot: Any, 
     plain = objective_threshold(Objective.BEST_F1, np.array(good), np.array(defect), 0.0)
     assert weighed is not None and plain is not None and weighed[0] != plain[0]
     assert page.threshold() == pytest.approx(weighed[0])
+
+
+@pytest.mark.parametrize(("side", "tile"), [(None, 224), (0.1, 0)])
+def test_tiling_proposal_weighs_how_wide_the_labelled_defects_are(qtbot: Any, tmp_path: Path, side: float | None,
+                                                                   tile: int) -> None:
+    job = TrainingJob(family="patch_memory", data=[str(tmp_path)])
+    job.data_summary = DataSummary(train_good=10, val_good=2, image_size=(1000, 1000), calibration_defect_side=side)
+    page = ParametersPage(job, ModelStore(tmp_path / "home"))
+    qtbot.addWidget(page)
+    page.initializePage()
+    assert page.editors["tile_size"].get() == tile
+    assert ("shrunk, not tiled" in page.size_note.text()) == (side is not None)
 
 
 def test_tiling_proposal_follows_the_data_when_it_changes(qtbot: Any, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from helpers import tiny_parts_dataset
 from inspector_app.cli import build_parser
+from inspector_app.core.datasets import typical_defect_side, write_mvtec_layout
 from inspector_app.core.errors import InspectorError
 from inspector_app.core.images import save_image
 from inspector_app.detectors.base import DEFECT, GOOD, Progress
@@ -87,3 +88,33 @@ def test_a_dataset_of_large_images_is_tiled_at_native_resolution_by_default(tmp_
     small = family.fit_to_image_size({}, 300, 260)
     assert small == ({}, "")  # near the network's input: shrinking loses little
     assert detector_class("autoencoder").fit_to_image_size({}, 1000, 1000) == ({}, "")
+
+
+@pytest.mark.parametrize(("defect_px", "tiled"), [(12, True), (300, False)])
+def test_labelled_defects_wide_enough_when_shrunk_leave_large_images_untiled(tmp_path: Path, defect_px: int,
+                                                                              tiled: bool) -> None:
+    """1000 px images whose calibration defects stay 8 px or wider at the network's 224 px are shrunk: on
+    magnetic_tile that scored better than tiles. Narrower defects (12 px → 2.7 px) are tiled as before."""
+    goods = [np.full((1000, 1000, 3), 90 + i, np.uint8) for i in range(6)]
+    defects = {}
+    for kind in ("dent", "scratch"):
+        defects[kind] = []
+        for _ in range(5):
+            mask = np.zeros((1000, 1000), bool)
+            mask[100:100 + defect_px, 200:200 + 2 * defect_px] = True
+            mask[600:603, 600:603] = True  # a speck beside it: the largest region is what counts
+            defects[kind].append((np.where(mask[..., None], 200, 90).astype(np.uint8), mask))
+    data = write_mvtec_layout(tmp_path / "mvtec", goods, goods[:5], defects)
+    spec = TrainingSpec("patch_memory", [str(data)], "big")
+    split = split_for(spec, detector_class("patch_memory"))
+    samples = split.train + split.validation
+    assert typical_defect_side(samples) == pytest.approx(defect_px / 1000)
+    events: list[dict] = []
+    config = settings_for_data(detector_class("patch_memory"), spec, samples, Progress(events.append))
+    assert (config.get("tile_size") == 224) == tiled
+    if not tiled:
+        assert config == {} and any("shrunk, not tiled" in e.get("message", "") for e in events)
+    whole = TrainingSpec("patch_memory", [str(data)], "big", threshold_objective="false_alarm_rate")
+    plain = split_for(whole, detector_class("patch_memory"))  # no labelled defects drawn: image size alone
+    assert settings_for_data(detector_class("patch_memory"), whole, plain.train + plain.validation,
+                             Progress())["tile_size"] == 224

@@ -126,9 +126,10 @@ class UNetDetector(TileGeometry, Detector):
         return {"image_size": 32, "epochs": 2, "batch_size": 8, "early_stopping": 0}
 
     @classmethod
-    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int) -> tuple[dict[str, Any], str]:
+    def fit_to_image_size(cls, config: dict[str, Any], width: int, height: int,
+                          defect_side: float | None = None) -> tuple[dict[str, Any], str]:
         """Large images with small defects lose them when shrunk to the network's input: tile them instead."""
-        return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "segmenting")
+        return native_tiling(config, int(cls.default_config()["image_size"]), width, height, "segmenting", defect_side)
 
     @classmethod
     def estimate_seconds(cls, config: dict[str, Any], images: int, defects: int | None = None) -> float | None:

@@ -14,6 +14,7 @@ from inspector_app.core.datasets import (
     Sample,
     open_dataset,
     split_three_ways,
+    typical_defect_side,
     split_validation,
     typical_size,
 )
@@ -82,6 +83,14 @@ class DataSummary:
     calibration_good: int = 0
     calibration_defect: int = 0
     kept_for_evaluate: int = 0
+    #: How wide the labelled defects are (a share of the image; ``core.datasets.typical_defect_side``) among
+    #: those a good-only family calibrates on, and those a family that learns from defects trains on.
+    calibration_defect_side: float | None = None
+    supervised_defect_side: float | None = None
+
+    def defect_side(self, uses_defects: bool) -> float | None:
+        """The typical defect width the family's run will see, for its tiling proposal."""
+        return self.supervised_defect_side if uses_defects else self.calibration_defect_side
 
     @property
     def usable(self) -> bool:
@@ -136,6 +145,8 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     summary = DataSummary()
     samples: list[Sample] = []
     labelled: list[Sample] = []
+    calibration: list[Sample] = []
+    supervised: list[Sample] = []
     for folder in folders:
         try:
             dataset = open_dataset(folder)
@@ -147,12 +158,12 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
         summary.warnings += dataset.check(check_limit)
         samples += dataset.training_samples()
         labelled += dataset.samples
-        _count_supervised(summary.supervised, dataset.samples, val_fraction, test_fraction, seed)
+        supervised += _count_supervised(summary.supervised, dataset.samples, val_fraction, test_fraction, seed)
         if dataset.layout == "mvtec" and any(s.split == "test" for s in dataset.samples):
             summary.notes.append(f"{Path(folder).name}: MVTec layout — families that learn from good images train "
                                  "on train/good and calibrate on a share of test/, leaving the rest for "
                                  "evaluation; families that learn from defects also learn from part of test/")
-            _count_calibration(summary, dataset.evaluation_samples(), val_fraction, seed)
+            calibration += _count_calibration(summary, dataset.evaluation_samples(), val_fraction, seed)
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:
@@ -164,6 +175,8 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
     summary.supervised.train_good += len(extra_train)
     summary.supervised.val_good += len(extra_val)
     summary.labelled_kinds = _kinds(labelled + samples)
+    summary.calibration_defect_side = typical_defect_side(calibration)
+    summary.supervised_defect_side = typical_defect_side(supervised)
     if not folders and samples and len(samples) < MIN_GOOD_IMAGES:
         summary.warnings.append(f"only {len(samples)} good image(s); at least {MIN_GOOD_IMAGES} are needed")
     _describe_split(summary, samples, val_fraction, seed)
@@ -183,14 +196,17 @@ def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: f
     summary.kinds = _kinds(samples) if summary.train_good else _kinds(samples) - {GOOD}
 
 
-def _count_calibration(summary: DataSummary, labelled: list[Sample], val_fraction: float, seed: int) -> None:
-    """The labelled test images a good-only family calibrates on, drawn as the training job draws them."""
+def _count_calibration(summary: DataSummary, labelled: list[Sample], val_fraction: float,
+                       seed: int) -> list[Sample]:
+    """Count the labelled test images a good-only family calibrates on, drawn as the training job draws them,
+    and return them."""
     if not any(s.label == DEFECT for s in labelled):
-        return
+        return []
     rest, held = split_validation(labelled, val_fraction, seed)
     summary.calibration_good += sum(s.label == GOOD for s in held)
     summary.calibration_defect += sum(s.label == DEFECT for s in held)
     summary.kept_for_evaluate += len(rest)
+    return held
 
 
 def _kinds(samples: list[Sample]) -> set[str]:
@@ -205,15 +221,17 @@ def _kinds(samples: list[Sample]) -> set[str]:
 
 
 def _count_supervised(counts: SupervisedCounts, samples: list[Sample], val_fraction: float, test_fraction: float,
-                      seed: int) -> None:
+                      seed: int) -> list[Sample]:
+    """Count the seeded split of a family that learns from defects; return what it trains and validates on."""
     try:
         split = split_three_ways(samples, val_fraction, test_fraction, seed)
     except ValueError:  # shares that leave nothing to train on: the training job reports it
-        return
+        return []
     for part, prefix in ((split.train, "train"), (split.validation, "val"), (split.test, "test")):
         for label in (GOOD, DEFECT):
             name = f"{prefix}_{label}"
             setattr(counts, name, getattr(counts, name) + sum(s.label == label for s in part))
+    return split.train + split.validation
 
 
 def _examples(samples: list[Sample], count: int) -> list[Sample]:

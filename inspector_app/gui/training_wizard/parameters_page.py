@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.modelstore import ModelRef, ModelStore, check_name
+from inspector_app.detectors.base import DEFECT
 from inspector_app.detectors.registry import detector_class
 from inspector_app.detectors.settings import describe
 from inspector_app.gui.training_wizard.config_form import Editor, make_editor
@@ -179,7 +180,7 @@ class ParametersPage(QWizardPage):
         self._proposal, self._proposed_for = {}, None if summary is None else summary.image_size
         if self.job.config or summary is None or summary.image_size is None:
             return defaults
-        chosen, note = family.fit_to_image_size({}, *summary.image_size)
+        chosen, note = family.fit_to_image_size({}, *summary.image_size, summary.defect_side(DEFECT in family.needs))
         self._proposal = chosen
         self.size_note.setText(f"Proposed for this data: {note}." if note else "")
         return {**defaults, **chosen}
@@ -193,7 +194,8 @@ class ParametersPage(QWizardPage):
             return
         family = detector_class(self.job.family)
         defaults = family.default_config()
-        chosen, note = family.fit_to_image_size({}, *size) if size is not None else ({}, "")
+        side = summary.defect_side(DEFECT in family.needs) if summary is not None else None
+        chosen, note = family.fit_to_image_size({}, *size, side) if size is not None else ({}, "")
         for key in set(self._proposal) | set(chosen):
             editor = self.editors.get(key)
             if editor is not None and editor.get() == self._proposal.get(key, defaults[key]):
