@@ -92,7 +92,8 @@ class Objective(StrEnum):
 
 
 def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_scores: np.ndarray,
-                        share: float, defect_share: float | None = None) -> tuple[float, str, float | None] | None:
+                        share: float, defect_share: float | None = None,
+                        above: float | None = None) -> tuple[float, str, float | None] | None:
     """The threshold ``objective`` asks for on these scores, a sentence saying how it was found, and the F1
     there (best F1 only); None when the objective needs defect scores and there are none.
 
@@ -100,6 +101,8 @@ def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_sc
     ``defect_share`` weighs the good scores for best F1 so defects make that share of the total: F1 depends on
     how common defects are, and a good-only family's hundreds of held-out training images would otherwise
     push its threshold far above where it balances misses and false alarms on the labelled images.
+    ``above`` keeps best F1 above the typical good score: a weak model's F1 can peak at failing nearly every
+    part, a threshold the normalised scale cannot hold, and the best F1 above it is then the useful one.
     """
     # Imported here: scikit-learn and scipy take seconds, and the window needs only MapKind from this module.
     from inspector_app.core.metrics import best_f1_threshold  # noqa: PLC0415
@@ -120,7 +123,7 @@ def objective_threshold(objective: Objective, good_scores: np.ndarray, defect_sc
         good_weight = defects.size * (1.0 - defect_share) / (defect_share * good.size)
         weights = np.r_[np.full(good.size, good_weight), np.ones(defects.size)]
         how = f", weighed to {100 * defect_share:.0f} % defects as among the labelled images"
-    value, f1 = best_f1_threshold(labels, np.r_[good, defects], weights)
+    value, f1 = best_f1_threshold(labels, np.r_[good, defects], weights, above)
     return value, f"best F1 on {good.size} good and {defects.size} defect validation images{how}", f1
 
 
@@ -167,7 +170,8 @@ def calibrate(
     defects = np.asarray(defect_scores if defect_scores is not None else [], np.float64)
     score_low = float(np.median(good_scores))
     shares = {Objective.FALSE_ALARM_RATE: false_alarm_rate, Objective.CATCH: catch_share, Objective.BEST_F1: 0.0}
-    found = {o: objective_threshold(o, good_scores, defects, share, defect_share) for o, share in shares.items()}
+    found = {o: objective_threshold(o, good_scores, defects, share, defect_share, score_low)
+             for o, share in shares.items()}
     thresholds = {o.value: point[0] for o, point in found.items() if point is not None}
     chosen = Objective(objective) if found[Objective(objective)] is not None else Objective.FALSE_ALARM_RATE
     threshold, method, _ = found[chosen]

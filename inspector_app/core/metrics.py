@@ -77,15 +77,17 @@ def aupro(masks: np.ndarray, maps: np.ndarray, max_fpr: float = 0.3, steps: int 
     return float(np.trapezoid(ys, xs) / max_fpr)
 
 
-def best_f1_threshold(labels: np.ndarray, scores: np.ndarray,
-                      sample_weight: np.ndarray | None = None) -> tuple[float, float]:
+def best_f1_threshold(labels: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None,
+                      above: float | None = None) -> tuple[float, float]:
     """The score threshold with the highest F1 (verdict = score >= threshold), and that F1; ``sample_weight``
-    counts each image that many times (scikit-learn's weighted precision and recall)."""
+    counts each image that many times (scikit-learn's weighted precision and recall), and ``above`` leaves
+    out thresholds at or below it (unless none is above it)."""
     labels = np.asarray(labels).astype(bool)
     precision, recall, thresholds = precision_recall_curve(labels, np.asarray(scores, np.float64),
                                                            sample_weight=sample_weight)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
-    best = int(np.argmax(f1[:-1])) if len(thresholds) else 0
+    allowed = f1[:-1] if above is None or not (thresholds > above).any() else np.where(thresholds > above, f1[:-1], -1)
+    best = int(np.argmax(allowed))
     return float(thresholds[best]), float(f1[best])
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from inspector_app.core.calibration import Calibration, MapKind, Objective, calibrate
+from inspector_app.core.calibration import Calibration, MapKind, Objective, calibrate, objective_threshold
 
 
 def test_the_default_threshold_lets_the_target_share_of_good_parts_fail() -> None:
@@ -50,6 +50,26 @@ def test_best_f1_weighed_to_a_defect_share_equals_the_labelled_images_at_that_sh
     plain = calibrate(good, maps, defect_scores=defect, objective=Objective.BEST_F1)
     assert weighed.threshold < plain.threshold  # common defects: fail more parts to catch them
     assert "weighed to 50 % defects" in weighed.method and weighed.details["defect_share"] == 0.5
+
+
+def test_a_weak_models_best_f1_stays_above_the_typical_good_score() -> None:
+    """With most labelled images defects, a weak model's F1 peaks at failing nearly every part; the stored
+    threshold is then the best F1 above the median good score, not a fixed step above it."""
+    rng = np.random.default_rng(5)
+    good, defect = rng.normal(0.0, 1.0, 300), rng.normal(0.4, 1.0, 120)
+    maps = np.zeros((1, 2, 2))
+    unconstrained = objective_threshold(Objective.BEST_F1, good, defect, 0.0, 0.62)
+    assert unconstrained is not None and unconstrained[0] < np.median(good)
+    cal = calibrate(good, maps, defect_scores=defect, objective=Objective.BEST_F1, defect_share=0.62)
+    weights = np.r_[np.full(300, 120 * 0.38 / (0.62 * 300)), np.ones(120)]
+
+    def weighed_f1(t: float) -> float:
+        caught = (defect >= t).sum()
+        return 2 * caught / (2 * caught + weights[0] * (good >= t).sum() + (defect < t).sum())
+
+    above = [t for t in np.r_[good, defect] if t > np.median(good)]
+    assert cal.threshold == pytest.approx(max(above, key=weighed_f1))
+    assert cal.details["best_f1"] == pytest.approx(weighed_f1(cal.threshold))
 
 
 def test_normalised_scale_zero_at_median_one_at_threshold() -> None:

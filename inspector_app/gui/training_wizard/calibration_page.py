@@ -195,7 +195,8 @@ class CalibrationPage(QWizardPage):
         """Put the line where the chosen objective wants it, on the scores shown."""
         details = self.calibration.details if self.calibration else {}
         found = objective_threshold(Objective(self.objective.currentData()), self.good, self.defect,
-                                    self.target.value() / 100, details.get("defect_share"))
+                                    self.target.value() / 100, details.get("defect_share"),
+                                    self.calibration.score_low if self.calibration else None)
         if found is not None:
             value, self._method, _ = found
             self.set_threshold(value)
