@@ -347,11 +347,12 @@ def image_size(path: Path) -> tuple[int, int]:
             return image.size
 
 
-def typical_size(samples: Sequence[Sample], limit: int = 16) -> tuple[int, int] | None:
-    """The median (width, height) of up to ``limit`` images spread over ``samples``, from their headers;
-    None when none can be read."""
+def typical_size(samples: Sequence[Sample], limit: int = 64) -> tuple[int, int] | None:
+    """The median (width, height) of up to ``limit`` images spread over ``samples`` in path order (so the
+    wizard and the run, listing the same images differently, agree), from their headers; None when none can
+    be read."""
     sizes = []
-    for sample in _spread(list(samples), limit):
+    for sample in _spread(sorted(samples, key=lambda s: natural_key(str(s.path))), limit):
         try:
             sizes.append(image_size(sample.path))
         except _HEADER_ERRORS:

@@ -17,6 +17,7 @@ import numpy as np
 from inspector_app.core.calibration import Objective, calibrate
 from inspector_app.core.datasets import (
     MVTEC,
+    TRAIN,
     DataSplit,
     Sample,
     load_images,
@@ -201,7 +202,9 @@ def check_needs(detector: Detector, data: TrainingData) -> None:
 def settings_for_data(family: type[Detector], spec: TrainingSpec, samples: list[Sample], progress: Progress) -> dict:
     """The spec's settings, with what the family chooses for the data's image size when the user chose none."""
     config = dict(spec.config)
-    size = typical_size([s for s in samples if s.label == GOOD])
+    # The dataset's own training images, as the wizard measures them: labelled test images drawn for
+    # calibration or a supervised split must not move the proposal.
+    size = typical_size([s for s in samples if s.label == GOOD and s.split == TRAIN])
     if size is not None:
         config, note = family.fit_to_image_size(config, *size, typical_defect_side(samples))
         if note:
