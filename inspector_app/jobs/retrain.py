@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from inspector_app.core.calibration import DEFAULT_CATCH_SHARE, DEFAULT_FALSE_ALARM_RATE
 from inspector_app.core.captures import CaptureRecord, CaptureStore
 from inspector_app.core.errors import ImageLoadError, InspectorError
 from inspector_app.core.images import load_image
@@ -100,6 +101,10 @@ def retrain_spec_from_captures(store: ModelStore, captures: CaptureStore,
         val_fraction=float(recorded.get("val_fraction", 0.2)),
         test_fraction=float(recorded.get("test_fraction", 0.2)),
         seed=int(recorded.get("seed", 0)),
+        # The operator's trade-off survives a retrain: a line that budgets 0.5 % false alarms keeps that budget.
+        threshold_objective=str(recorded.get("threshold_objective") or ""),
+        target_false_alarm_rate=float(recorded.get("target_false_alarm_rate", DEFAULT_FALSE_ALARM_RATE)),
+        catch_share=float(recorded.get("catch_share", DEFAULT_CATCH_SHARE)),
         notes=f"retrained from {ref} with reviewed captures",
         extra_good=_existing(captures.good_image_paths()),
         extra_defect=_existing(captures.defect_image_paths()) if _needs_defects(family, meta) else [],

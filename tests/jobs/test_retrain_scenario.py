@@ -65,8 +65,9 @@ def _run_line(model: LoadedModel, captures: CaptureStore, images: list[np.ndarra
 def test_retrain_from_captures_passes_the_new_good_variant(tmp_path: Path) -> None:
     store = ModelStore(tmp_path / "data")
     parts = tiny_parts_dataset(tmp_path / "parts", size=SIZE, train_good=40)
-    first = run_training(TrainingSpec("autoencoder", [str(parts)], "widget", dict(CONFIG), activate=True),
-                         store, Progress())
+    # A line that budgets its false alarms (1 % of good parts), rather than best F1 on the labelled test/ parts.
+    first = run_training(TrainingSpec("autoencoder", [str(parts)], "widget", dict(CONFIG), activate=True,
+                                      threshold_objective="false_alarm_rate"), store, Progress())
     old = LoadedModel.load(store, first)
     line = [render_part(300 + i, SIZE, variant="bright")[0] for i in range(CAPTURED)]
     fresh = [render_part(400 + i, SIZE, variant="bright")[0] for i in range(FRESH)]
@@ -88,6 +89,7 @@ def test_retrain_from_captures_passes_the_new_good_variant(tmp_path: Path) -> No
 
         initial = retrain_spec_from_captures(store, captures, first)
         assert initial.data == [str(parts)] and initial.config == CONFIG and initial.name == "widget"
+        assert initial.threshold_objective == "false_alarm_rate"  # the retrain keeps the line's trade-off
         assert len(initial.extra_good) == len(flagged) and initial.extra_defect == []
         second = run_training(initial, store, Progress())
         new = LoadedModel.load(store, second)
