@@ -12,6 +12,7 @@ import pytest
 
 from helpers import tiny_parts_dataset
 from inspector_app.core.calibration import MapKind
+from inspector_app.core.errors import ModelStoreError
 from inspector_app.core.images import load_image
 from inspector_app.detectors.base import DEFECT, GOOD, MASK, Detector, Progress
 from inspector_app.detectors.common import runtime
@@ -94,3 +95,19 @@ def test_save_and_load_give_identical_scores_without_pickle(fitted: tuple[Detect
     before, after = detector.infer(images), loaded.infer(images)
     np.testing.assert_array_equal(after.scores, before.scores)
     np.testing.assert_array_equal(after.maps, before.maps)
+
+
+def test_a_damaged_network_or_array_file_is_reported_as_corrupt(fitted: tuple[Detector, Any], tmp_path: Path) -> None:
+    """Every family reads its files through ``detectors.common.model_files``: a damaged file says which and why."""
+    detector, _ = fitted
+    folder = tmp_path / "version"
+    folder.mkdir()
+    detector.save(folder)
+    damaged = sorted(p for p in folder.rglob("*") if p.suffix in {".keras", ".npy"})
+    assert damaged, "the family saved neither a network nor an array"
+    for path in damaged:
+        original = path.read_bytes()
+        path.write_bytes(b"not what was saved")
+        with pytest.raises(ModelStoreError, match=f"{path.name} is corrupt"):
+            type(detector).load(folder, detector.config)
+        path.write_bytes(original)

@@ -45,6 +45,7 @@ from inspector_app.detectors.cam_classifier.network import (
 )
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
+from inspector_app.detectors.common.model_files import load_keras_model
 from inspector_app.detectors.settings import Setting
 
 log = logging.getLogger(__name__)
@@ -237,9 +238,8 @@ class CamClassifierDetector(Detector):
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> CamClassifierDetector:
-        keras = runtime.keras()
         detector = cls(config)
-        detector._set_model(keras.saving.load_model(Path(folder) / MODEL_FILE, compile=False, safe_mode=True))
+        detector._set_model(load_keras_model(Path(folder), MODEL_FILE))
         return detector
 
 

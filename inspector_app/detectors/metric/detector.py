@@ -366,7 +366,7 @@ class MetricDetector(Detector):
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> MetricDetector:
-        from inspector_app.detectors.common import runtime  # noqa: PLC0415 - TensorFlow
+        from inspector_app.detectors.common.model_files import load_array, load_keras_model  # noqa: PLC0415
         from inspector_app.detectors.metric import heads  # noqa: F401, PLC0415 - registers the head layers
         from inspector_app.detectors.metric.network import MetricNetwork  # noqa: PLC0415
 
@@ -376,11 +376,8 @@ class MetricDetector(Detector):
             msg = f"{folder}: metric model format {info.get('format')!r} is not supported (expected {FORMAT})"
             raise ValueError(msg)
         detector = cls(config)
-        trunk = runtime.keras().saving.load_model(folder / TRUNK_FILE, compile=False, safe_mode=True)
-        normal = np.load(folder / NORMAL_FILE, allow_pickle=False)
-        if normal.ndim != 2 or normal.shape[1] != info["embedding_dims"]:
-            msg = f"{folder / NORMAL_FILE}: embeddings of shape {normal.shape}, expected {info['embedding_dims']} dims"
-            raise ValueError(msg)
+        trunk = load_keras_model(folder, TRUNK_FILE)
+        normal = load_array(folder, NORMAL_FILE, (None, int(info["embedding_dims"])))
         detector._network = MetricNetwork(detector._ensure_features(), trunk, detector.image_size)
         detector._set_normal(normal)
         return detector

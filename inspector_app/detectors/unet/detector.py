@@ -42,6 +42,7 @@ from inspector_app.detectors.base import (
 )
 from inspector_app.detectors.common import runtime
 from inspector_app.detectors.common.anomaly_maps import upsample_maps
+from inspector_app.detectors.common.model_files import load_keras_model
 from inspector_app.detectors.common.tiling import (
     TileGeometry, cut_tiles, native_tiling, stitch, to_working_size,
 )
@@ -320,7 +321,6 @@ class UNetDetector(TileGeometry, Detector):
 
     @classmethod
     def load(cls, folder: Path, config: dict[str, Any]) -> UNetDetector:
-        keras = runtime.keras()
         folder = Path(folder)
         info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
         if info.get("format") != FORMAT:
@@ -330,7 +330,7 @@ class UNetDetector(TileGeometry, Detector):
         if "batch_norm" in config:  # versions saved before the normalization setting replaced it
             config["normalization"] = "batch" if config.pop("batch_norm") else "none"
         detector = cls(config)
-        model = keras.saving.load_model(folder / MODEL_FILE, compile=False, safe_mode=True)
+        model = load_keras_model(folder, MODEL_FILE)
         if tuple(model.input_shape[1:3]) != (detector.tile, detector.tile):
             msg = f"{folder / MODEL_FILE}: network input {model.input_shape} does not match tile {detector.tile}"
             raise ValueError(msg)
