@@ -501,6 +501,17 @@ def split_three_ways(
     return DataSplit(train, held_for_validation, held_for_test)
 
 
+def labelled_calibration_share(dataset: Dataset, fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """(drawn, kept): a seeded ``fraction`` of an MVTec dataset's labelled test images, per defect type, that a
+    family learning from good images calibrates on, and the rest, left for evaluation. Both empty when the
+    dataset has no defects under ``test/`` (the training job and the wizard draw through this one function)."""
+    labelled = dataset.evaluation_samples() if dataset.layout == MVTEC else []
+    if not any(s.label == DEFECT for s in labelled):
+        return [], []
+    kept, drawn = split_validation(labelled, fraction, seed)
+    return drawn, kept
+
+
 def split_record(root: Path, split: DataSplit) -> dict:
     """The JSON form of one dataset's split: its resolved root and each part's files relative to it."""
 

@@ -16,10 +16,10 @@ import numpy as np
 
 from inspector_app.core.calibration import Objective, calibrate
 from inspector_app.core.datasets import (
-    MVTEC,
     TRAIN,
     DataSplit,
     Sample,
+    labelled_calibration_share,
     load_images,
     load_masks,
     open_dataset,
@@ -112,10 +112,9 @@ def _with_labelled_calibration(spec: TrainingSpec, split: DataSplit) -> DataSpli
     datasets, calibration_good = [], 0
     for path in spec.data:
         dataset = open_dataset(path)
-        labelled = dataset.evaluation_samples() if dataset.layout == MVTEC else []
-        if not any(s.label == DEFECT for s in labelled):
+        held, rest = labelled_calibration_share(dataset, spec.val_fraction, spec.seed)
+        if not held:
             continue
-        rest, held = split_validation(labelled, spec.val_fraction, spec.seed)
         own_train = [s for s in split.train if s.path.is_relative_to(dataset.root)]
         own_validation = [s for s in split.validation if s.path.is_relative_to(dataset.root)]
         datasets.append(split_record(dataset.root, DataSplit(own_train, own_validation + held, rest)))

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from inspector_app.core.datasets import (
     MIN_GOOD_IMAGES,
+    Dataset,
     Sample,
+    labelled_calibration_share,
     open_dataset,
     split_three_ways,
-    typical_defect_side,
     split_validation,
+    typical_defect_side,
     typical_size,
 )
 from inspector_app.core.errors import InspectorError
@@ -163,7 +165,7 @@ def summarize(folders: list[str], extra_good: list[str], val_fraction: float, se
             summary.notes.append(f"{Path(folder).name}: MVTec layout — families that learn from good images train "
                                  "on train/good and calibrate on a share of test/, leaving the rest for "
                                  "evaluation; families that learn from defects also learn from part of test/")
-            calibration += _count_calibration(summary, dataset.evaluation_samples(), val_fraction, seed)
+            calibration += _count_calibration(summary, dataset, val_fraction, seed)
     extra = [Sample(Path(p), GOOD, GOOD, "train") for p in extra_good]
     missing = [p.name for p in (s.path for s in extra) if not p.is_file()]
     if missing:
@@ -196,13 +198,10 @@ def _describe_split(summary: DataSummary, samples: list[Sample], val_fraction: f
     summary.kinds = _kinds(samples) if summary.train_good else _kinds(samples) - {GOOD}
 
 
-def _count_calibration(summary: DataSummary, labelled: list[Sample], val_fraction: float,
-                       seed: int) -> list[Sample]:
+def _count_calibration(summary: DataSummary, dataset: Dataset, val_fraction: float, seed: int) -> list[Sample]:
     """Count the labelled test images a good-only family calibrates on, drawn as the training job draws them,
     and return them."""
-    if not any(s.label == DEFECT for s in labelled):
-        return []
-    rest, held = split_validation(labelled, val_fraction, seed)
+    held, rest = labelled_calibration_share(dataset, val_fraction, seed)
     summary.calibration_good += sum(s.label == GOOD for s in held)
     summary.calibration_defect += sum(s.label == DEFECT for s in held)
     summary.kept_for_evaluate += len(rest)
