@@ -95,7 +95,7 @@ class Dataset:
             Human-readable warnings; an empty list when nothing looks wrong.
         """
         found = self._count_warnings()
-        chosen = _spread(self.samples, sample_limit)
+        chosen = spread_evenly(self.samples, sample_limit)
         sizes: Counter[tuple[int, int]] = Counter()
         unreadable: list[str] = []
         mismatched: list[str] = []
@@ -352,7 +352,7 @@ def typical_size(samples: Sequence[Sample], limit: int = 64) -> tuple[int, int] 
     wizard and the run, listing the same images differently, agree), from their headers; None when none can
     be read."""
     sizes = []
-    for sample in _spread(sorted(samples, key=lambda s: natural_key(str(s.path))), limit):
+    for sample in spread_evenly(sorted(samples, key=lambda s: natural_key(str(s.path))), limit):
         try:
             sizes.append(image_size(sample.path))
         except _HEADER_ERRORS:
@@ -370,7 +370,7 @@ def typical_defect_side(samples: Sequence[Sample], limit: int = 200) -> float | 
     from scipy import ndimage  # noqa: PLC0415 - only when a run or the wizard sizes its tiles
 
     sides = []
-    for sample in _spread([s for s in samples if s.label == DEFECT and s.mask_path is not None], limit):
+    for sample in spread_evenly([s for s in samples if s.label == DEFECT and s.mask_path is not None], limit):
         try:
             mask = load_mask(sample.mask_path)
         except ImageLoadError:
@@ -384,7 +384,7 @@ def typical_defect_side(samples: Sequence[Sample], limit: int = 200) -> float | 
     return float(np.median(sides)) if sides else None
 
 
-def _spread(samples: list[Sample], limit: int | None) -> list[Sample]:
+def spread_evenly(samples: Sequence[Sample], limit: int | None) -> list[Sample]:
     """At most ``limit`` samples spread evenly over the list, so every folder is represented."""
     if limit is None or len(samples) <= limit:
         return list(samples)

@@ -17,6 +17,7 @@ from inspector_app.core.datasets import (
     open_dataset,
     split_three_ways,
     split_validation,
+    spread_evenly,
     typical_defect_side,
     typical_size,
 )
@@ -239,8 +240,4 @@ def _examples(samples: list[Sample], count: int) -> list[Sample]:
     defect = [s for s in samples if s.label == DEFECT]
     take_defect = min(len(defect), count // 2)
     take_good = min(len(good), count - take_defect)
-
-    def spread(items: list[Sample], n: int) -> list[Sample]:
-        return [items[i * len(items) // n] for i in range(n)] if n else []
-
-    return spread(good, take_good) + spread(defect, take_defect)
+    return spread_evenly(good, take_good) + spread_evenly(defect, take_defect)
