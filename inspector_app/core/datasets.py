@@ -365,12 +365,14 @@ def typical_size(samples: Sequence[Sample], limit: int = 64) -> tuple[int, int] 
 
 def typical_defect_side(samples: Sequence[Sample], limit: int = 200) -> float | None:
     """How wide the labelled defects are, as a share of their image: the median over up to ``limit`` masks
-    (spread over ``samples``) of the largest marked region's narrower side, each side taken against the
+    (spread over ``samples`` in path order, as :func:`typical_size`) of the largest marked region's narrower side, each side taken against the
     image's own width or height (the network input is square). None without a readable, non-empty mask."""
     from scipy import ndimage  # noqa: PLC0415 - only when a run or the wizard sizes its tiles
 
     sides = []
-    for sample in spread_evenly([s for s in samples if s.label == DEFECT and s.mask_path is not None], limit):
+    masked = sorted((s for s in samples if s.label == DEFECT and s.mask_path is not None),
+                    key=lambda s: natural_key(str(s.path)))
+    for sample in spread_evenly(masked, limit):
         try:
             mask = load_mask(sample.mask_path)
         except ImageLoadError:

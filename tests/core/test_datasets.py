@@ -16,6 +16,7 @@ from inspector_app.core.datasets import (
     natural_key,
     open_dataset,
     split_validation,
+    typical_defect_side,
     typical_size,
     write_mvtec_layout,
 )
@@ -326,3 +327,15 @@ def test_typical_size_does_not_depend_on_how_the_images_are_listed(tmp_path: Pat
         samples.append(Sample(path, "good", "good", "train"))
     shuffled = [samples[i] for i in np.random.default_rng(0).permutation(len(samples))]
     assert typical_size(samples) == typical_size(shuffled) == typical_size(samples[::-1])
+
+
+def test_typical_defect_side_does_not_depend_on_how_the_images_are_listed(tmp_path: Path) -> None:
+    samples = []
+    for i in range(30):
+        mask = np.zeros((100, 100), np.uint8)
+        mask[10:20 + 2 * i, 10:90] = 255  # narrower side 10 + 2i px
+        Image.fromarray(mask).save(tmp_path / f"m{i:02d}.png")
+        samples.append(Sample(tmp_path / f"d{i:02d}.png", "defect", "dent", "test", tmp_path / f"m{i:02d}.png"))
+    shuffled = [samples[i] for i in np.random.default_rng(1).permutation(len(samples))]
+    side = typical_defect_side(samples, limit=7)
+    assert side is not None and side == typical_defect_side(shuffled, limit=7) == typical_defect_side(samples[::-1], limit=7)
